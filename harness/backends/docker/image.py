@@ -1,0 +1,220 @@
+"""Build the lab image, online when a registry answers and offline when none does.
+
+Online: the top-level Dockerfile on its default base (the public Python 3.11 slim image).
+Offline (no registry: this project's CI, air-gapped sites): a Python 3.11 base made from
+Debian packages with debootstrap and ``docker import``, and the app's wheels downloaded on
+the host into the build context, because pip inside the container cannot verify TLS there.
+The built image carries a label with a digest of its sources, so an unchanged tree is a
+cache hit that takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound
+
+from harness.config import HarnessConfig
+from harness.errors import ImageError
+
+Log = Callable[[str], None]
+
+SOURCE_PATTERNS = ("Dockerfile", ".dockerignore", "labapp/*.py", "labapp/requirements.txt")
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """The outcome of ``build_lab_image``: which tag, from which base, and whether cached."""
+
+    tag: str
+    image_id: str
+    base: str
+    path: str  # "online", "offline" or "cached"
+    digest: str
+
+
+def source_digest(context: Path) -> str:
+    """A digest of every file that goes into the lab image."""
+    sha = hashlib.sha256()
+    for pattern in SOURCE_PATTERNS:
+        for path in sorted(context.glob(pattern)):
+            sha.update(str(path.relative_to(context)).encode())
+            sha.update(path.read_bytes())
+    return sha.hexdigest()[:16]
+
+
+def build_lab_image(
+    client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
+) -> ImageBuild:
+    """Build (or reuse) the lab image tagged ``config.image``."""
+    context = config.build_context
+    if not (context / "Dockerfile").exists() or not (context / "labapp").is_dir():
+        raise ImageError(f"no Dockerfile and labapp/ under {context} (set OOM_HARNESS_BUILD_CONTEXT)")
+    digest = source_digest(context)
+    cached = _cached_image(client, config, digest)
+    if cached is not None and not force:
+        log(f"image: {config.image} is up to date (sources {digest})")
+        return ImageBuild(config.image, cached.id, "", "cached", digest)
+    base, path = choose_base(client, config, log)
+    if path == "offline":
+        download_wheels(context / "labapp", log)
+    image_id = _docker_build(client, config, base, digest, log)
+    log(f"image: built {config.image} ({path} path, base {base})")
+    return ImageBuild(config.image, image_id, base, path, digest)
+
+
+def _cached_image(client: docker.DockerClient, config: HarnessConfig, digest: str):  # type: ignore[no-untyped-def]
+    try:
+        image = client.images.get(config.image)
+    except ImageNotFound:
+        return None
+    except DockerException as exc:
+        raise ImageError(f"cannot inspect {config.image}: {exc}") from exc
+    labels = image.labels or {}
+    return image if labels.get(f"{config.label}.sources") == digest else None
+
+
+def choose_base(client: docker.DockerClient, config: HarnessConfig, log: Log) -> tuple[str, str]:
+    """Pick the base image: a local one if present, a pulled one if a registry answers,
+    else a Debian base made here."""
+    for tag, path in ((config.base_image, "online"), (config.offline_base_image, "offline")):
+        if _has_image(client, tag):
+            return tag, path
+    log(f"image: pulling {config.base_image} ...")
+    failure = _pull(client, config.base_image, config.pull_timeout_s)
+    if failure is None:
+        return config.base_image, "online"
+    log(f"image: no registry ({failure}); building an offline base from Debian packages")
+    build_offline_base(client, config, log)
+    return config.offline_base_image, "offline"
+
+
+def _has_image(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except ImageNotFound:
+        return False
+    except DockerException as exc:
+        raise ImageError(f"cannot inspect {tag}: {exc}") from exc
+    return True
+
+
+def _pull(client: docker.DockerClient, tag: str, timeout_s: float) -> str | None:
+    """Pull ``tag``; return None on success, else a one-line reason (also on time-out)."""
+    outcome: list[str | None] = ["timed out"]
+
+    def pull() -> None:
+        try:
+            client.images.pull(tag)
+            outcome[0] = None
+        except DockerException as exc:
+            outcome[0] = str(exc).splitlines()[0][:160]
+
+    worker = threading.Thread(target=pull, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return outcome[0]
+
+
+def build_offline_base(client: docker.DockerClient, config: HarnessConfig, log: Log) -> None:
+    """debootstrap a minimal bookworm with Python 3.11 and import it as an image."""
+    debootstrap = shutil.which("debootstrap") or _install_debootstrap(log)
+    with tempfile.TemporaryDirectory(prefix="oom-harness-base-") as tmp:
+        root, tarball = Path(tmp) / "root", Path(tmp) / "root.tar"
+        cmd = [debootstrap, "--variant=minbase", "--include=python3,python3-venv", "bookworm", str(root)]
+        if config.debian_mirror:
+            cmd.append(config.debian_mirror)
+        log("image: debootstrap bookworm (python3, python3-venv) ... about a minute")
+        _run(cmd, "debootstrap")
+        _run(["tar", "-C", str(root), "-cf", str(tarball), "."], "tar")
+        repository, _, tag = config.offline_base_image.partition(":")
+        try:
+            client.api.import_image_from_file(
+                str(tarball), repository=repository, tag=tag or "latest",
+                changes=['CMD ["python3"]', "ENV LANG=C.UTF-8"],
+            )
+        except DockerException as exc:
+            raise ImageError(f"docker import of the offline base failed: {exc}") from exc
+    log(f"image: offline base {config.offline_base_image} ready")
+
+
+def _install_debootstrap(log: Log) -> str:
+    if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        raise ImageError(
+            "no registry and no debootstrap: install debootstrap (Debian/Ubuntu) or give the "
+            "engine access to a registry holding python:3.11-slim"
+        )
+    log("image: installing debootstrap (apt-get) ...")
+    _run(["apt-get", "install", "-y", "-qq", "debootstrap"], "apt-get install debootstrap")
+    return shutil.which("debootstrap") or "/usr/sbin/debootstrap"
+
+
+def download_wheels(labapp_dir: Path, log: Log) -> None:
+    """Download the app's wheels on the host into the build context (skipped when current)."""
+    requirements = labapp_dir / "requirements.txt"
+    wheels = labapp_dir / "wheels"
+    stamp = wheels / ".requirements.sha256"
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    wheels.mkdir(exist_ok=True)
+    log("image: downloading wheels on the host into labapp/wheels ...")
+    _run(
+        [
+            sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+            "--platform", f"manylinux2014_{platform.machine()}", "--python-version", "3.11",
+            "--implementation", "cp", "-d", str(wheels), "-r", str(requirements),
+        ],
+        "pip download",
+    )
+    stamp.write_text(wanted + "\n")
+
+
+def _docker_build(
+    client: docker.DockerClient, config: HarnessConfig, base: str, digest: str, log: Log
+) -> str:
+    try:
+        stream = client.api.build(
+            path=str(config.build_context), tag=config.image, buildargs={"BASE_IMAGE": base},
+            labels={config.label: "labapp", f"{config.label}.sources": digest},
+            rm=True, forcerm=True, decode=True,
+        )
+        image_id = _follow_build(stream, log)
+    except (APIError, BuildError) as exc:
+        raise ImageError(f"docker build failed: {exc}") from exc
+    if image_id is None:
+        raise ImageError("docker build finished without an image id")
+    return image_id
+
+
+def _follow_build(stream: Iterator[dict], log: Log) -> str | None:
+    image_id = None
+    for chunk in stream:
+        if "error" in chunk:
+            raise ImageError(f"docker build failed: {chunk['error'].strip()}")
+        text = str(chunk.get("stream", "")).strip()
+        if text.startswith("Step "):
+            log(f"image: {text[:110]}")
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+        elif text.startswith("Successfully built "):
+            image_id = text.split()[-1]
+    return image_id
+
+
+def _run(cmd: list[str], what: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-600:]
+        raise ImageError(f"{what} failed (exit {done.returncode}): {tail}")

@@ -1,0 +1,89 @@
+"""The ``harness`` command: a thin layer over the library.
+
+Exit codes: 0 when everything held, 1 when an expectation failed, 2 for usage, scenario,
+image or engine problems. Every error is one line: ``error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness.config import HarnessConfig
+from harness.errors import HarnessError
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Make this machine ready: an engine (installed and started where allowed) and the image."""
+    from harness.backends.docker import engine, image
+
+    client = engine.ensure_engine(config, log=_progress)
+    info = engine.describe(client)
+    _progress(f"engine: docker {info.version}, cgroup v{info.cgroup_version} ({info.cgroup_driver})")
+    image.build_lab_image(client, config, log=_progress)
+    return 0
+
+
+def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Build the lab image (online or offline path, cached)."""
+    from harness.backends.docker import engine, image
+
+    client = engine.connect()
+    build = image.build_lab_image(client, config, log=_progress, force=args.force)
+    print(f"{build.tag} {build.image_id[:19]} ({build.path})")
+    return 0
+
+
+def cmd_engine_start(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Ensure an engine runs (install/start dockerd as root on Debian)."""
+    from harness.backends.docker import engine
+
+    info = engine.describe(engine.ensure_engine(config, log=_progress))
+    print(f"docker {info.version} cgroup v{info.cgroup_version} ({info.cgroup_driver})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Reproduce container OOM-kill observability gaps locally and print the gap matrix.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    setup = sub.add_parser("setup", help="start (or install) a Docker engine and build the lab image")
+    setup.set_defaults(func=cmd_setup)
+
+    eng = sub.add_parser("engine", help="container engine commands")
+    eng_sub = eng.add_subparsers(dest="engine_command", required=True)
+    start = eng_sub.add_parser("start", help="ensure a Docker engine answers (installs/starts dockerd as root on Debian)")
+    start.set_defaults(func=cmd_engine_start)
+
+    img = sub.add_parser("image", help="lab image commands")
+    img_sub = img.add_subparsers(dest="image_command", required=True)
+    build = img_sub.add_parser("build", help="build the lab image (offline when no registry answers)")
+    build.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
+    build.set_defaults(func=cmd_image_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = HarnessConfig()
+    try:
+        return int(args.func(args, config))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""A background polling thread that always stops, shared by the live collectors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+class Poller:
+    """Calls ``tick`` every ``interval`` seconds in a daemon thread until stopped.
+
+    Exceptions in ``tick`` are kept (the first one) instead of killing the thread
+    silently; ``stop`` re-raises nothing, callers read ``error``.
+    """
+
+    def __init__(self, name: str, interval: float, tick: Callable[[], None]) -> None:
+        self.interval = interval
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - kept for the report, the run goes on
+                self.error = self.error or exc
+            self._stop.wait(self.interval)

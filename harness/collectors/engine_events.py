@@ -1,0 +1,76 @@
+"""Engine events: the container's lifecycle (the analogue of ContainerAppSystemLogs_CL)
+and the engine's own ``oom`` event.
+
+Docker emits ``oom`` when the container's cgroup hits an OOM, whichever process dies;
+whether it then reports ``die`` depends on whether PID 1 died. Which OOM signals an
+engine emits differs across Docker versions, so the result records the engine version.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from harness.evidence import Observation
+
+LIFECYCLE = "lifecycle_events"
+OOM_EVENT = "engine_oom_event"
+LIFECYCLE_ACTIONS = {"create", "start", "restart", "die", "kill", "stop", "pause", "unpause"}
+
+
+def event_to_observation(event: Mapping[str, Any]) -> Observation | None:
+    """One engine event as an observation, or None for actions the matrix ignores."""
+    action = str(event.get("Action") or event.get("status") or "")
+    attrs = dict((event.get("Actor") or {}).get("Attributes") or {})
+    t = int(event.get("timeNano") or int(event.get("time", 0)) * 1_000_000_000) / 1e9
+    if action == "oom":
+        return Observation(OOM_EVENT, t, "oom", True, {})
+    if action not in LIFECYCLE_ACTIONS:
+        return None
+    detail: dict[str, Any] = {}
+    if action == "die":
+        code = int(attrs.get("exitCode", "0"))
+        detail["exit_code"] = code
+        return Observation(LIFECYCLE, t, "die", code != 0, detail)
+    if action == "kill":
+        detail["signal"] = attrs.get("signal")
+    return Observation(LIFECYCLE, t, action, False, detail)
+
+
+class EngineEventsCollector:
+    """Streams a container's events in a thread; calls ``on_die`` right after each die."""
+
+    def __init__(self, events_stream: Any, on_die: Callable[[], None] | None = None) -> None:
+        self._stream = events_stream
+        self._on_die = on_die
+        self.observations: list[Observation] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="engine-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001 - closing a finished stream may raise; nothing to do
+            pass
+        self._thread.join(timeout=5)
+
+    def snapshot(self) -> list[Observation]:
+        with self._lock:
+            return list(self.observations)
+
+    def _loop(self) -> None:
+        try:
+            for event in self._stream:
+                obs = event_to_observation(event)
+                if obs is None:
+                    continue
+                with self._lock:
+                    self.observations.append(obs)
+                if obs.kind == "die" and self._on_die:
+                    self._on_die()
+        except Exception:  # noqa: BLE001 - the stream ends with an error when closed
+            return

@@ -1,0 +1,50 @@
+"""Harness-wide settings: one frozen dataclass, defaults read from the environment once.
+
+Modelled on testcontainers' config: every knob has a default, an ``OOM_HARNESS_*``
+variable overrides it, and code receives the object instead of reading ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"OOM_HARNESS_{name}", default)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """Settings for engines, images and runs.
+
+    Attributes:
+        image: tag of the lab image that scenarios get when they name ``labapp``.
+        base_image: the public base for the online build path.
+        offline_base_image: tag of the local Debian base made by debootstrap for the offline path.
+        debian_mirror: mirror for debootstrap; empty means debootstrap's own default.
+        build_context: folder holding the top-level ``Dockerfile`` and ``labapp/``.
+        dockerd_log: where a dockerd started by the harness writes its log.
+        pull_timeout_s: how long the online path may try to pull the base before going offline.
+        engine_start_timeout_s: how long to wait for a started dockerd to answer.
+        label: the label key put on every container, network and image the harness makes.
+    """
+
+    image: str = field(default_factory=lambda: _env("IMAGE", "oom-harness/labapp:latest"))
+    base_image: str = field(default_factory=lambda: _env("BASE_IMAGE", "python:3.11-slim"))
+    offline_base_image: str = field(
+        default_factory=lambda: _env("OFFLINE_BASE_IMAGE", "oom-harness/base:bookworm-py311")
+    )
+    debian_mirror: str = field(default_factory=lambda: _env("DEBIAN_MIRROR", ""))
+    build_context: Path = field(default_factory=lambda: Path(_env("BUILD_CONTEXT", str(PROJECT_ROOT))))
+    dockerd_log: Path = field(
+        default_factory=lambda: Path(_env("DOCKERD_LOG", "/var/log/oom-harness-dockerd.log"))
+    )
+    pull_timeout_s: float = field(default_factory=lambda: float(_env("PULL_TIMEOUT", "20")))
+    engine_start_timeout_s: float = field(
+        default_factory=lambda: float(_env("ENGINE_START_TIMEOUT", "60"))
+    )
+    label: str = "io.oom-harness"

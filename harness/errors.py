@@ -1,0 +1,40 @@
+"""The harness's error hierarchy.
+
+Every failure a user can cause or meet derives from :class:`HarnessError`, so the CLI and
+the pytest plugin can catch one type. Backend errors (docker SDK, Azure SDK) are translated
+into these at the boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Root of all harness errors. The CLI prints ``error: <message>``."""
+
+    exit_code = 2
+
+
+class ScenarioError(HarnessError):
+    """A scenario file is unreadable or invalid. The message names the file and the field."""
+
+
+class EngineError(HarnessError):
+    """No container engine is reachable, or the engine refused an operation."""
+
+
+class ImageError(HarnessError):
+    """The lab image cannot be built or found."""
+
+
+class RunTimeout(HarnessError):
+    """A bounded wait in a scenario ran out of time."""
+
+
+class ResultError(HarnessError):
+    """A result or evidence file cannot be read."""
+
+
+class ExpectationFailed(HarnessError):
+    """A run finished but one of the scenario's expectations did not hold."""
+
+    exit_code = 1

@@ -1,0 +1,17 @@
+"""The evidence model: what every backend fills and the matrix reads.
+
+It knows nothing about Docker or Azure: a backend turns its own signals into
+:class:`Observation` records, memory samples and client requests, tagged with the
+source ids of the gap matrix.
+"""
+
+from harness.evidence.model import (
+    ClientRequest,
+    Kill,
+    MemorySample,
+    Observation,
+    RunEvidence,
+    SourceStatus,
+)
+
+__all__ = ["ClientRequest", "Kill", "MemorySample", "Observation", "RunEvidence", "SourceStatus"]

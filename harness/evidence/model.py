@@ -1,0 +1,152 @@
+"""Typed records of what was seen during one run.
+
+Times are Unix seconds (float). Byte counts are ints. A value that a source could not
+give is ``None`` plus a reason in :class:`SourceStatus`, never 0 or -1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One timestamped thing a signal source reported.
+
+    Attributes:
+        source: a matrix source id (``cgroup``, ``console_logs``, ...).
+        t: when it happened (the source's own timestamp where it has one).
+        kind: what it is within the source (``oom_kill``, ``die``, ``sigkill_line`` ...).
+        kill: True when this observation is that source's evidence of an OOM kill.
+        detail: source-specific fields (pids, exit codes, the raw line ...).
+    """
+
+    source: str
+    t: float
+    kind: str
+    kill: bool = False
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "t": round(self.t, 6), "kind": self.kind,
+                "kill": self.kill, "detail": dict(self.detail)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Observation:
+        return cls(str(data["source"]), float(data["t"]), str(data["kind"]),
+                   bool(data.get("kill", False)), dict(data.get("detail", {})))
+
+
+@dataclass(frozen=True)
+class Kill:
+    """One ground-truth OOM kill, as the kernel's own counters and log tell it."""
+
+    t: float
+    victim_pid: int | None = None
+    victim_name: str | None = None
+    anon_rss_kb: int | None = None
+    detected_at: float | None = None
+    kernel_t: float | None = None
+
+    @property
+    def detection_latency_ms(self) -> float | None:
+        """How long after the kernel logged the kill the harness noticed it."""
+        if self.detected_at is None or self.kernel_t is None:
+            return None
+        return max(0.0, (self.detected_at - self.kernel_t) * 1000.0)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["detection_latency_ms"] = self.detection_latency_ms
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Kill:
+        return cls(**{k: data.get(k) for k in
+                      ("t", "victim_pid", "victim_name", "anon_rss_kb", "detected_at", "kernel_t")})
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    """One high-resolution memory reading of the container's cgroup."""
+
+    t: float
+    usage_bytes: int | None
+    working_set_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """One request the client sent, and what came back.
+
+    ``error`` is one of ``reset``, ``empty_reply``, ``timeout``, ``connect``, ``5xx``,
+    ``unexpected_status`` or None.
+    """
+
+    t: float
+    step: str
+    method: str
+    path: str
+    status: int | None
+    error: str | None
+    latency_ms: float
+    request_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Whether a source could be read on this backend, and why not."""
+
+    available: bool
+    reason: str | None = None
+
+    @classmethod
+    def ok(cls) -> SourceStatus:
+        return cls(True)
+
+    @classmethod
+    def unavailable(cls, reason: str) -> SourceStatus:
+        return cls(False, reason)
+
+
+@dataclass
+class RunEvidence:
+    """Everything one run of a scenario produced, backend-neutral.
+
+    ``one_minute`` holds (minute start, average working set bytes) points: Azure reports
+    them natively; the Docker backend derives them from the high-resolution samples.
+    ``facts`` holds figures a backend knows directly (container start time, exit codes).
+    """
+
+    run: int
+    backend: str
+    started_at: float
+    ended_at: float
+    memory_limit_bytes: int | None
+    observations: list[Observation] = field(default_factory=list)
+    kills: list[Kill] = field(default_factory=list)
+    status: dict[str, SourceStatus] = field(default_factory=dict)
+    samples: list[MemorySample] = field(default_factory=list)
+    highwater_bytes: int | None = None
+    one_minute: list[tuple[float, float]] = field(default_factory=list)
+    requests: list[ClientRequest] = field(default_factory=list)
+    marks: list[tuple[float, str]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def of(self, source: str) -> list[Observation]:
+        """Observations of one source, in time order."""
+        return sorted((o for o in self.observations if o.source == source), key=lambda o: o.t)
+
+    def available(self, source: str) -> bool:
+        return self.status.get(source, SourceStatus.unavailable("not collected")).available
+
+    def mark(self, label: str, t: float) -> None:
+        """Record a phase boundary (step start) for reports and figures."""
+        self.marks.append((t, label))
