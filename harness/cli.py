@@ -7,8 +7,10 @@ image or engine problems. Every error is one line: ``error: ...``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
@@ -48,6 +50,43 @@ def cmd_engine_start(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0
 
 
+def docker_backend(config: HarnessConfig, scenario_images: list[str]):  # type: ignore[no-untyped-def]
+    """Connect to the engine and make sure the lab image is current when a scenario uses it."""
+    from harness.backends.docker import engine, image
+    from harness.backends.docker.backend import DockerBackend
+
+    client = engine.connect()
+    if "labapp" in scenario_images:
+        image.build_lab_image(client, config, log=_progress)
+    return DockerBackend(client, config)
+
+
+def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Run a scenario file, print the gap matrix, write result files."""
+    from harness.report import render_text, write_reports
+    from harness.runner import run_scenario
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(args.file, repeat=args.repeat)
+    backend = docker_backend(config, [scenario.target.image])
+    result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
+    out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+    paths = write_reports(result, out_dir)
+    print(render_text(result))
+    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    return 0 if result.passed else 1
+
+
+def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Remove every container the harness left behind (after a hard kill of the harness)."""
+    from harness.backends.docker import engine
+    from harness.backends.docker.container import remove_labelled
+
+    removed = remove_labelled(engine.connect(), config.label)
+    print(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -68,13 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     build = img_sub.add_parser("build", help="build the lab image (offline when no registry answers)")
     build.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
     build.set_defaults(func=cmd_image_build)
+
+    run = sub.add_parser("run", help="run a scenario file and print the gap matrix")
+    run.add_argument("file", help="scenario YAML file, e.g. scenarios/gradual.yaml")
+    run.add_argument("--out", help="folder for result.json, report.md, matrix.txt (default results/<scenario>)")
+    run.add_argument("--repeat", type=int, help="number of runs (overrides the file's repeat)")
+    run.add_argument("--quiet", action="store_true", help="no live progress line")
+    run.set_defaults(func=cmd_run)
+
+    clean = sub.add_parser("clean", help="remove containers the harness left behind")
+    clean.set_defaults(func=cmd_clean)
     return parser
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (CI cancelling, `timeout`) takes the same path as Ctrl-C, so every
+    # context manager removes what it started.
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = HarnessConfig()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args, config))
     except HarnessError as exc:

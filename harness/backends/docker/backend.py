@@ -1,0 +1,215 @@
+"""The Docker backend: runs one scenario run in a real, memory-limited container and
+reads every signal this machine offers about it."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import docker
+from docker.errors import DockerException
+
+from harness.backends.base import LiveStatus
+from harness.backends.docker.container import ContainerSpec, LabContainer
+from harness.backends.docker.engine import EngineInfo, describe
+from harness.collectors import console_logs, kernel_log
+from harness.collectors.cgroup import CgroupOomCollector
+from harness.collectors.console_logs import LiveConsole
+from harness.collectors.engine_events import EngineEventsCollector
+from harness.collectors.engine_state import EngineStateCollector
+from harness.collectors.memory import MemorySampler, one_minute_averages
+from harness.config import HarnessConfig
+from harness.evidence import Kill, Observation, RunEvidence, SourceStatus
+from harness.scenario import Scenario
+from labapp import cgroupfs
+
+MIB = 1024 * 1024
+
+
+def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> ContainerSpec:
+    """Resolve a scenario's target and limits into what the engine needs."""
+    target, limits = scenario.target, scenario.limits
+    restart = None
+    if scenario.restart.policy != "no":
+        restart = {"Name": scenario.restart.policy}
+        if scenario.restart.policy == "on-failure":
+            restart["MaximumRetryCount"] = scenario.restart.max_retries
+    return ContainerSpec(
+        image=config.image if target.image == "labapp" else target.image,
+        port=target.port,
+        command=target.process.command(target.port),
+        env=dict(target.env),
+        memory_bytes=limits.memory,
+        memory_swap_bytes=limits.memory_swap or limits.memory,
+        nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
+        restart_policy=restart,
+        address_space_bytes=limits.address_space,
+        pids_limit=limits.pids,
+        labels={config.label: "run", f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id},
+    )
+
+
+class DockerBackend:
+    """Runs scenarios on the local Docker engine."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient, config: HarnessConfig) -> None:
+        self.client = client
+        self.config = config
+        self._info: EngineInfo | None = None
+
+    def describe(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = describe(self.client)
+        return self._info.to_json()
+
+    @contextmanager
+    def launch(self, scenario: Scenario, run: int) -> Iterator[DockerSession]:
+        spec = container_spec(scenario, self.config, uuid.uuid4().hex[:12])
+        kmsg = kernel_log.KernelLogCollector()
+        kmsg.start()  # before the container exists, so no early kill is missed
+        try:
+            with LabContainer(self.client, spec) as container:
+                session = DockerSession(self.client, container, scenario, run, kmsg)
+                try:
+                    yield session
+                finally:
+                    session.stop()
+        finally:
+            kmsg.stop()
+
+
+class DockerSession:
+    """One running container and the collectors watching it."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        container: LabContainer,
+        scenario: Scenario,
+        run: int,
+        kmsg: kernel_log.KernelLogCollector,
+    ) -> None:
+        self.container = container
+        self.scenario = scenario
+        self.run = run
+        self.kmsg = kmsg
+        self.started_at = container.created_at
+        self.base_url = f"http://127.0.0.1:{container.host_port()}"
+        pid = int(container.inspect()["State"].get("Pid") or 0)
+        self.cgroup = cgroupfs.for_pid(pid) if pid else None
+        self.oom = CgroupOomCollector(self.cgroup, interval=0.02)
+        self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval)
+        self.state = EngineStateCollector(container.inspect)
+        self.events = EngineEventsCollector(
+            client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
+            on_die=self.state.record,
+        )
+        self.console = LiveConsole()
+        self._log_thread = threading.Thread(target=self._follow_logs, name="console", daemon=True)
+        self._stopped = False
+        for part in (self.oom, self.sampler, self.state, self.events):
+            part.start()
+        self._log_thread.start()
+
+    def live(self) -> LiveStatus:
+        sample = self.sampler.latest()
+        memory_mb = sample.usage_bytes / MIB if sample and sample.usage_bytes is not None else None
+        state = self.state.state
+        exited = state.get("status") in ("exited", "dead")
+        return LiveStatus(self._kills_now(), memory_mb, self.console.allocated_mb, exited)
+
+    def _kills_now(self) -> int:
+        if self.oom.status.available:
+            return self.oom.kills
+        return len(kernel_log.find_kills(self.kmsg.snapshot(), self.container.id))
+
+    def stop(self) -> None:
+        """Stop every collector (idempotent); the container is removed by the caller."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.sampler.stop()
+        self.oom.stop()
+        self.state.stop()
+        self.events.stop()
+
+    def finish(self) -> RunEvidence:
+        """Stop collecting and assemble the run's evidence."""
+        self.stop()
+        ended = time.time()
+        raw_logs = self._all_logs()
+        observations = (
+            self.oom.snapshot() + self.events.snapshot() + self.state.snapshot()
+            + console_logs.parse_logs(raw_logs, fallback_t=ended)
+        )
+        kills = self._kills()
+        if self.kmsg.status.available:
+            observations += kernel_log.to_observations(
+                kernel_log.find_kills(self.kmsg.snapshot(), self.container.id), self.kmsg.boot_wall)
+        samples = self.sampler.snapshot()
+        working = [s.working_set_bytes for s in samples if s.working_set_bytes is not None]
+        return RunEvidence(
+            run=self.run, backend="docker", started_at=self.started_at, ended_at=ended,
+            memory_limit_bytes=self.scenario.limits.memory,
+            observations=sorted(observations, key=lambda o: o.t),
+            kills=kills,
+            status=self._status(),
+            samples=samples,
+            highwater_bytes=self.sampler.highwater,
+            one_minute=one_minute_averages(samples, working[0] if working else None,
+                                           working[-1] if working else None),
+            facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
+                   "final_state": self.state.state, "console_log_lines": raw_logs.count("\n")},
+        )
+
+    def _kills(self) -> list[Kill]:
+        """Ground-truth kills: the kernel's record (victim, time) matched in order with
+        the moments the cgroup counter showed them (detection time)."""
+        detected = [o.t for o in self.oom.snapshot()]
+        kernel = kernel_log.kills_from(self.kmsg.snapshot(), self.container.id, self.kmsg.boot_wall) \
+            if self.kmsg.status.available else []
+        count = max(len(detected), len(kernel))
+        kills = []
+        for i in range(count):
+            k = kernel[i] if i < len(kernel) else None
+            d = detected[i] if i < len(detected) else None
+            kills.append(Kill(
+                t=k.t if k else (d or 0.0), victim_pid=k.victim_pid if k else None,
+                victim_name=k.victim_name if k else None, anon_rss_kb=k.anon_rss_kb if k else None,
+                detected_at=d, kernel_t=k.kernel_t if k else None))
+        return kills
+
+    def _status(self) -> dict[str, SourceStatus]:
+        ok = SourceStatus.ok()
+        return {
+            "cgroup": self.oom.status, "kernel_log": self.kmsg.status,
+            "engine_oom_event": ok, "engine_state": ok, "lifecycle_events": ok, "restart_count": ok,
+            "console_logs": ok, "metric_highres": self.sampler.status, "metric_1m_avg": self.sampler.status,
+        }
+
+    def _cgroup_fact(self) -> dict[str, Any] | None:
+        if self.cgroup is None:
+            return None
+        return {"version": self.cgroup.version, "path": str(self.cgroup.path)}
+
+    def _all_logs(self) -> str:
+        try:
+            assert self.container.container is not None
+            return self.container.container.logs(timestamps=True).decode("utf-8", "replace")
+        except DockerException:
+            return ""
+
+    def _follow_logs(self) -> None:
+        try:
+            assert self.container.container is not None
+            for chunk in self.container.container.logs(stream=True, follow=True, timestamps=True):
+                for line in chunk.decode("utf-8", "replace").splitlines():
+                    self.console.feed(line)
+        except Exception:  # noqa: BLE001 - the stream ends when the container is removed
+            return

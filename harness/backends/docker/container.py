@@ -1,0 +1,139 @@
+"""The lab container as a context manager that always cleans up.
+
+Like testcontainers' ``DockerContainer``: entering creates and starts the container,
+leaving removes it, also on errors, time-outs and Ctrl-C. Every container carries the
+harness label (so ``harness clean`` can find leftovers) and publishes its port on
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.models.containers import Container
+from docker.types import Ulimit
+
+from harness.errors import EngineError
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create the container, already resolved from the scenario."""
+
+    image: str
+    port: int
+    command: list[str] | None
+    env: dict[str, str]
+    memory_bytes: int
+    memory_swap_bytes: int
+    nano_cpus: int | None
+    restart_policy: dict[str, Any] | None
+    address_space_bytes: int | None = None
+    pids_limit: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+
+class LabContainer:
+    """A started container that is removed when the ``with`` block ends."""
+
+    def __init__(self, client: docker.DockerClient, spec: ContainerSpec) -> None:
+        self.client = client
+        self.spec = spec
+        self.container: Container | None = None
+        self.created_at = 0.0
+
+    def __enter__(self) -> LabContainer:
+        self.created_at = time.time()
+        try:
+            self.container = self.client.containers.create(**self._create_kwargs())
+            self.container.start()
+        except DockerException as exc:
+            self.remove()
+            raise EngineError(f"could not start a container from {self.spec.image}: {_first_line(exc)}") from exc
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    @property
+    def id(self) -> str:
+        assert self.container is not None
+        return self.container.id
+
+    def inspect(self) -> dict[str, Any]:
+        """The engine's current view of the container (``docker inspect``)."""
+        assert self.container is not None
+        return self.client.api.inspect_container(self.container.id)
+
+    def host_port(self, timeout_s: float = 10.0) -> int:
+        """The 127.0.0.1 port the engine published for the target port."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ports = (self.inspect().get("NetworkSettings") or {}).get("Ports") or {}
+            bindings = ports.get(f"{self.spec.port}/tcp") or []
+            if bindings:
+                return int(bindings[0]["HostPort"])
+            if time.monotonic() > deadline:
+                raise EngineError(f"the engine published no port for {self.spec.port}/tcp")
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        """Remove the container (force); safe to call twice."""
+        if self.container is None:
+            return
+        try:
+            self.container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"could not remove container {self.container.short_id}: {_first_line(exc)}") from exc
+        finally:
+            self.container = None
+
+    def _create_kwargs(self) -> dict[str, Any]:
+        spec = self.spec
+        kwargs: dict[str, Any] = {
+            "image": spec.image,
+            "command": spec.command,
+            "environment": spec.env,
+            "labels": spec.labels,
+            "ports": {f"{spec.port}/tcp": ("127.0.0.1", None)},
+            "mem_limit": spec.memory_bytes,
+            "memswap_limit": spec.memory_swap_bytes,
+            "detach": True,
+            "name": spec.name,
+        }
+        if spec.nano_cpus:
+            kwargs["nano_cpus"] = spec.nano_cpus
+        if spec.restart_policy:
+            kwargs["restart_policy"] = spec.restart_policy
+        if spec.address_space_bytes:
+            kwargs["ulimits"] = [Ulimit(name="as", soft=spec.address_space_bytes, hard=spec.address_space_bytes)]
+        if spec.pids_limit:
+            kwargs["pids_limit"] = spec.pids_limit
+        return kwargs
+
+
+def remove_labelled(client: docker.DockerClient, label: str) -> list[str]:
+    """Remove every container carrying the harness label; return their short ids."""
+    removed = []
+    try:
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True, v=True)
+            removed.append(container.short_id)
+    except DockerException as exc:
+        raise EngineError(f"could not list or remove containers: {_first_line(exc)}") from exc
+    return removed
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,159 @@
+"""Counting what each source saw and judging it: where every verdict is made.
+
+A source's ``kills_seen`` is the number of ground-truth kills it gave evidence of (its
+kill observations, capped at the truth). Memory metrics are judged by whether the kill's
+drop is visible in their series and whether they under-report the true peak: a metric
+that shows the drop but misses the peak by more than 10 % is ``partial``, as the
+reference lab judged WorkingSetBytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.evidence import RunEvidence
+from harness.matrix.sources import BY_ID, SOURCES
+
+PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
+HIGHRES_DROP = 0.25  # a drop of a quarter of the pre-kill level marks a kill in a series
+MINUTE_DROP = 0.20  # ... and of a fifth between consecutive 1-minute averages
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One row of the gap matrix."""
+
+    source: str
+    azure_analogue: str
+    kills_seen: int | None
+    ground_truth_kills: int
+    verdict: str  # visible | partial | gap | unavailable | none
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "azure_analogue": self.azure_analogue, "kills_seen": self.kills_seen,
+                "ground_truth_kills": self.ground_truth_kills, "verdict": self.verdict, "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MatrixRow:
+        return cls(data["source"], data["azure_analogue"], data.get("kills_seen"),
+                   int(data["ground_truth_kills"]), data["verdict"], data.get("note", ""))
+
+
+def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
+    """How many kills happened, and which source says so.
+
+    The cgroup counter and the kernel log are the ground truth. A backend that has
+    neither (a cloud platform) falls back to the most kills any source showed.
+    """
+    if evidence.available("cgroup") or evidence.available("kernel_log"):
+        return len(evidence.kills), "cgroup" if evidence.available("cgroup") else "kernel_log"
+    counts = {s.id: _kill_count(evidence, s.id) for s in SOURCES if evidence.available(s.id)}
+    best = max(counts, key=lambda k: counts[k], default="none")
+    return counts.get(best, 0), f"estimated from {best}"
+
+
+def build_matrix(evidence: RunEvidence) -> list[MatrixRow]:
+    """The gap matrix of one run."""
+    truth, _ = ground_truth(evidence)
+    return [_row(evidence, source.id, truth) for source in SOURCES]
+
+
+def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
+    analogue = BY_ID[source].azure_analogue
+    if not evidence.available(source):
+        reason = evidence.status.get(source)
+        return MatrixRow(source, analogue, None, truth, "unavailable", reason.reason if reason and reason.reason else "not collected")
+    if source == "metric_highres":
+        seen, note, under = _highres(evidence)
+    elif source == "metric_1m_avg":
+        seen, note, under = _one_minute(evidence)
+    else:
+        count = _kill_count(evidence, source)
+        seen, note, under = min(count, truth), _count_note(source, count), False
+    return MatrixRow(source, analogue, seen, truth, verdict(seen, truth, under), note)
+
+
+def verdict(seen: int, truth: int, under_reports_peak: bool = False) -> str:
+    """visible: saw every kill; partial: some, or all but with the peak under-reported;
+    gap: none; none: there was no kill to see."""
+    if truth == 0:
+        return "none"
+    if seen == 0:
+        return "gap"
+    if seen < truth or under_reports_peak:
+        return "partial"
+    return "visible"
+
+
+def _kill_count(evidence: RunEvidence, source: str) -> int:
+    return sum(1 for o in evidence.observations if o.source == source and o.kill)
+
+
+def _count_note(source: str, count: int) -> str:
+    kinds = {"console_logs": "kill lines", "client": "failed requests", "health_probe": "outages",
+             "lifecycle_events": "non-zero exits", "restart_count": "restarts", "engine_oom_event": "oom events",
+             "engine_state": "OOMKilled exits", "cgroup": "oom_kill increments", "kernel_log": "OOM killer reports"}
+    return f"{count} {kinds.get(source, 'observations')}"
+
+
+def true_peak_bytes(evidence: RunEvidence) -> int | None:
+    """The kernel's high-water mark, else the highest sample."""
+    if evidence.highwater_bytes:
+        return evidence.highwater_bytes
+    usage = [s.usage_bytes for s in evidence.samples if s.usage_bytes is not None]
+    return max(usage) if usage else None
+
+
+def _highres(evidence: RunEvidence) -> tuple[int, str, bool]:
+    seen = sum(1 for kill in evidence.kills if _drop_near(evidence, kill.t))
+    sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)
+    peak = true_peak_bytes(evidence)
+    under = bool(peak and sampled < (1 - PEAK_TOLERANCE) * peak)
+    ratio = f", sampled peak {sampled / peak:.0%} of high-water" if peak else ""
+    return seen, f"{seen} drops at kill times{ratio}", under
+
+
+def _drop_near(evidence: RunEvidence, t: float) -> bool:
+    before = [s.usage_bytes for s in evidence.samples if t - 1.0 <= s.t <= t + 0.05 and s.usage_bytes]
+    after = [s.usage_bytes for s in evidence.samples if t <= s.t <= t + 2.0 and s.usage_bytes is not None]
+    return bool(before and after) and min(after) <= (1 - HIGHRES_DROP) * max(before)
+
+
+def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:
+    points = evidence.one_minute
+    if not points:
+        return 0, "no 1-minute points", False
+    seen = 0
+    for (start, avg), (_, next_avg) in zip(points, points[1:]):
+        has_kill = any(start <= k.t < start + 60 for k in evidence.kills)
+        if has_kill and next_avg <= (1 - MINUTE_DROP) * avg:
+            seen += 1
+    truth = len(evidence.kills) or seen
+    seen = min(seen, truth)
+    top = max(avg for _, avg in points)
+    peak = true_peak_bytes(evidence)
+    under = bool(peak and top < (1 - PEAK_TOLERANCE) * peak)
+    note = f"1-min peak {top / 2**20:.1f} MB"
+    if peak:
+        note += f" vs true {peak / 2**20:.1f} MB ({top / peak:.0%})"
+    return seen, note, under
+
+
+def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
+    """One matrix over several runs: kills and sightings added up, verdicts re-judged."""
+    if len(matrices) == 1:
+        return matrices[0]
+    rows = []
+    for i, source in enumerate(SOURCES):
+        column = [m[i] for m in matrices]
+        truth = sum(r.ground_truth_kills for r in column)
+        if all(r.verdict == "unavailable" for r in column):
+            rows.append(MatrixRow(source.id, source.azure_analogue, None, truth, "unavailable", column[0].note))
+            continue
+        seen = sum(r.kills_seen or 0 for r in column)
+        partial = any(r.verdict == "partial" for r in column)
+        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth,
+                              verdict(seen, truth, partial), f"{len(column)} runs"))
+    return rows

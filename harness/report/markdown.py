@@ -1,0 +1,43 @@
+"""The Markdown report: the same tables as the terminal, plus how to read them."""
+
+from __future__ import annotations
+
+from harness.report.table import figures_table, matrix_table, spread_table
+from harness.result import ScenarioResult
+
+READING = (
+    "Ground truth is the container's cgroup OOM counter (and the kernel log). A source is "
+    "*visible* when it showed every kill, *partial* when it showed some (or showed the drop "
+    "but under-reported the peak by more than 10 %), *gap* when it showed none, and "
+    "*unavailable* when this machine could not read it. 1-minute averages are taken over "
+    "wall-clock minutes, the parts of a minute outside the run filled at the idle level "
+    "measured at the run's start and end, as if the container had idled there."
+)
+
+
+def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str:
+    engine = result.engine
+    lines = [
+        f"# oom-harness: {result.scenario}",
+        "",
+        f"{len(result.runs)} run(s) on {engine.get('name', '?')} {engine.get('version', '?')}, "
+        f"cgroup v{engine.get('cgroup_version', '?')}, kernel {engine.get('kernel', '?')}. "
+        f"Expectations: **{'passed' if result.passed else 'FAILED'}**.",
+        "",
+        "## Gap matrix",
+        "",
+        matrix_table(result.matrix, fmt="github"),
+        "",
+        READING,
+        "",
+        "## Runs",
+        "",
+        figures_table(result, fmt="github"),
+    ]
+    if len(result.runs) > 1:
+        lines += ["", "## Spread across runs", "", spread_table(result, fmt="github")]
+    if plot_file:
+        lines += ["", "## Memory timeline", "", f"![memory timeline]({plot_file})"]
+    if result.failures:
+        lines += ["", "## Failed expectations", ""] + [f"- {f}" for f in result.failures]
+    return "\n".join(lines) + "\n"

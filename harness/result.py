@@ -1,0 +1,165 @@
+"""A scenario's result: per-run evidence, figures and matrices, the aggregate matrix,
+and whether its expectations held. This is what ``result.json`` holds and what
+``compare`` and ``diagnose`` read back.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ResultError
+from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence, SourceStatus
+from harness.matrix import MatrixRow, RunFigures
+
+SCHEMA = "oom-harness/result/1"
+
+
+@dataclass
+class RunResult:
+    """One run: what was seen, the figures, its matrix, and its failed expectations."""
+
+    evidence: RunEvidence
+    figures: RunFigures
+    matrix: list[MatrixRow]
+    failures: list[str] = field(default_factory=list)
+
+    def source(self, source_id: str) -> MatrixRow:
+        return _find(self.matrix, source_id)
+
+
+@dataclass
+class ScenarioResult:
+    """All runs of a scenario, and the verdict over them."""
+
+    scenario: str
+    scenario_file: str | None
+    engine: dict[str, Any]
+    runs: list[RunResult]
+    matrix: list[MatrixRow]
+    failures: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def source(self, source_id: str) -> MatrixRow:
+        """The aggregate matrix row of one source, e.g. ``result.source("console_logs")``."""
+        return _find(self.matrix, source_id)
+
+    def spread(self) -> dict[str, dict[str, float | None]]:
+        """Min, max and stdev across runs of the figures the seed compared run to run."""
+        keys = ("kill_threshold_mb", "kill_rss_mb", "time_to_oom_s", "peak_mb", "peak_1m_avg_mb", "oom_kills")
+        out: dict[str, dict[str, float | None]] = {}
+        for key in keys:
+            values = [float(v) for r in self.runs if (v := getattr(r.figures, key)) is not None]
+            out[key] = {
+                "min": min(values, default=None), "max": max(values, default=None),
+                "stdev": round(statistics.pstdev(values), 3) if len(values) > 1 else (0.0 if values else None),
+            }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "scenario": self.scenario,
+            "scenario_file": self.scenario_file,
+            "passed": self.passed,
+            "failures": self.failures,
+            "engine": self.engine,
+            "settings": self.settings,
+            "runs": [_run_json(r) for r in self.runs],
+            "matrix": [row.to_json() for row in self.matrix],
+            "spread": self.spread(),
+            **self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
+        runs = [_run_from_json(r) for r in data.get("runs", [])]
+        known = {"schema", "scenario", "scenario_file", "passed", "failures", "engine", "settings",
+                 "runs", "matrix", "spread"}
+        return cls(
+            scenario=str(data["scenario"]), scenario_file=data.get("scenario_file"),
+            engine=dict(data.get("engine", {})), runs=runs,
+            matrix=[MatrixRow.from_json(m) for m in data["matrix"]],
+            failures=list(data.get("failures", [])), settings=dict(data.get("settings", {})),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def load_result(path: str | Path) -> ScenarioResult:
+    """Read a result.json (or a folder holding one) written by ``harness run``."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / "result.json"
+    try:
+        data = json.loads(file.read_text())
+        return ScenarioResult.from_json(data)
+    except FileNotFoundError as exc:
+        raise ResultError(f"{file}: no such result file") from exc
+    except (OSError, ValueError) as exc:
+        raise ResultError(f"{file}: not a readable result file ({exc})") from exc
+    except (KeyError, TypeError) as exc:
+        raise ResultError(f"{file}: not a harness result (missing {exc})") from exc
+
+
+def _find(rows: list[MatrixRow], source_id: str) -> MatrixRow:
+    for row in rows:
+        if row.source == source_id:
+            return row
+    raise KeyError(f"no matrix row for source {source_id!r}")
+
+
+def _run_json(run: RunResult) -> dict[str, Any]:
+    ev, fig = run.evidence, run.figures
+    return {
+        "run": ev.run,
+        "backend": ev.backend,
+        "started_at": ev.started_at,
+        "ended_at": ev.ended_at,
+        "oom_kills": fig.oom_kills,
+        "kill_threshold_mb": fig.kill_threshold_mb,
+        "peak_mb": fig.peak_mb,
+        "peak_1m_avg_mb": fig.peak_1m_avg_mb,
+        "figures": fig.to_json(),
+        "matrix": [row.to_json() for row in run.matrix],
+        "failures": run.failures,
+        "evidence": {
+            "memory_limit_bytes": ev.memory_limit_bytes,
+            "highwater_bytes": ev.highwater_bytes,
+            "status": {k: {"available": v.available, "reason": v.reason} for k, v in ev.status.items()},
+            "kills": [k.to_json() for k in ev.kills],
+            "observations": [o.to_json() for o in ev.observations],
+            "one_minute": [[t, avg] for t, avg in ev.one_minute],
+            "samples": [[round(s.t, 4), s.usage_bytes, s.working_set_bytes] for s in ev.samples],
+            "requests": [r.to_json() for r in ev.requests],
+            "marks": [[t, label] for t, label in ev.marks],
+            "facts": ev.facts,
+        },
+    }
+
+
+def _run_from_json(data: dict[str, Any]) -> RunResult:
+    ev = data.get("evidence", {})
+    evidence = RunEvidence(
+        run=int(data["run"]), backend=str(data.get("backend", "unknown")),
+        started_at=float(data.get("started_at", 0)), ended_at=float(data.get("ended_at", 0)),
+        memory_limit_bytes=ev.get("memory_limit_bytes"),
+        observations=[Observation.from_json(o) for o in ev.get("observations", [])],
+        kills=[Kill.from_json(k) for k in ev.get("kills", [])],
+        status={k: SourceStatus(bool(v["available"]), v.get("reason")) for k, v in ev.get("status", {}).items()},
+        samples=[MemorySample(float(t), u, w) for t, u, w in ev.get("samples", [])],
+        highwater_bytes=ev.get("highwater_bytes"),
+        one_minute=[(float(t), float(avg)) for t, avg in ev.get("one_minute", [])],
+        requests=[ClientRequest(**r) for r in ev.get("requests", [])],
+        marks=[(float(t), str(label)) for t, label in ev.get("marks", [])],
+        facts=dict(ev.get("facts", {})),
+    )
+    return RunResult(evidence, RunFigures.from_json(data.get("figures", {})),
+                     [MatrixRow.from_json(m) for m in data.get("matrix", [])], list(data.get("failures", [])))

@@ -1,0 +1,137 @@
+"""Driving a scenario's steps against a running target. Every wait is bounded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import httpx
+
+from harness.backends.base import TargetSession
+from harness.collectors.client import new_client, send
+from harness.evidence import ClientRequest
+from harness.runner.conditions import ConditionState
+from harness.scenario.model import (
+    BurstStep,
+    HttpStep,
+    PollStep,
+    SleepStep,
+    WaitExitStep,
+    WaitHealthyStep,
+    WaitStep,
+)
+
+
+class StepFailed(Exception):
+    """A step could not complete (a bounded wait ran out); the run's evidence is still kept."""
+
+
+class StepDriver:
+    """Runs steps in order, recording every client request and a mark per step."""
+
+    def __init__(
+        self, session: TargetSession, health_path: str, run_deadline: float,
+        transport: httpx.BaseTransport | None = None,
+        on_phase: Callable[[str], None] = lambda phase: None,
+    ) -> None:
+        self.session = session
+        self.health_path = health_path
+        self.deadline = run_deadline
+        self.requests: list[ClientRequest] = []
+        self.marks: list[tuple[float, str]] = []
+        self.on_phase = on_phase
+        self.http = new_client(session.base_url, transport)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def run(self, steps: list) -> None:  # type: ignore[type-arg]
+        """Run every step; raises StepFailed at the first one that cannot complete."""
+        handlers = {
+            "wait_healthy": self.wait_healthy, "http": self.http_call, "poll": self.poll,
+            "wait": self.wait, "sleep": self.sleep, "burst": self.burst, "wait_exit": self.wait_exit,
+        }
+        for index, step in enumerate(steps):
+            label = f"{index}:{step.kind}:{getattr(step, 'name', None) or getattr(step, 'path', '')}"
+            self.marks.append((time.time(), label))
+            self.on_phase(label.split(":", 1)[1].rstrip(":"))
+            handlers[step.kind](step)
+
+    def _bounded(self, timeout: float) -> float:
+        """A step's deadline, never past the run's."""
+        return min(time.monotonic() + timeout, self.deadline)
+
+    def _check_time(self, deadline: float, what: str, timeout: float) -> None:
+        if time.monotonic() >= deadline:
+            over = "the run's time limit" if deadline >= self.deadline else f"{timeout:g}s"
+            raise StepFailed(f"{what} did not happen within {over}")
+
+    def wait_healthy(self, step: WaitHealthyStep) -> None:
+        deadline = self._bounded(step.timeout)
+        while True:
+            try:
+                if self.http.get(self.health_path, timeout=min(2.0, step.timeout)).status_code < 300:
+                    return
+            except httpx.HTTPError:
+                pass
+            self._check_time(deadline, f"healthy answer from {self.health_path}", step.timeout)
+            time.sleep(step.interval)
+
+    def http_call(self, step: HttpStep) -> None:
+        record, _ = send(self.http, step.name or step.path, step.method, step.path, step.body,
+                         min(step.timeout, max(0.1, self.deadline - time.monotonic())), step.expect_status)
+        self.requests.append(record)
+
+    def poll(self, step: PollStep) -> None:
+        state = ConditionState(step.until)
+        deadline = self._bounded(step.timeout)
+        while True:
+            record, response = send(self.http, f"poll {step.path}", step.method, step.path, timeout=max(step.every, 2.0))
+            self.requests.append(record)
+            body = _json_or_none(response)
+            if state.holds(self.session.live(), response.status_code if response else None, body):
+                return
+            self._check_time(deadline, f"poll {step.path} until {step.until.describe()}", step.timeout)
+            time.sleep(step.every)
+
+    def wait(self, step: WaitStep) -> None:
+        state = ConditionState(step.until)
+        deadline = self._bounded(step.timeout)
+        while not state.holds(self.session.live()):
+            self._check_time(deadline, step.until.describe(), step.timeout)
+            time.sleep(step.every)
+
+    def sleep(self, step: SleepStep) -> None:
+        time.sleep(max(0.0, min(step.duration, self.deadline - time.monotonic())))
+
+    def wait_exit(self, step: WaitExitStep) -> None:
+        deadline = self._bounded(step.timeout)
+        while not self.session.live().exited:
+            self._check_time(deadline, "the container's exit", step.timeout)
+            time.sleep(0.1)
+
+    def burst(self, step: BurstStep) -> None:
+        deadline = self._bounded(step.total_timeout)
+        name = step.name or f"burst {step.path}"
+        with ThreadPoolExecutor(max_workers=step.concurrency, thread_name_prefix="burst") as pool:
+            futures = [pool.submit(self._burst_one, name, step, deadline) for _ in range(step.count)]
+            done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()) + step.timeout)
+            for future in pending:
+                future.cancel()
+        self.requests += [f.result() for f in done if f.result() is not None]
+
+    def _burst_one(self, name: str, step: BurstStep, deadline: float) -> ClientRequest | None:
+        if time.monotonic() >= deadline:
+            return None
+        record, _ = send(self.http, name, step.method, step.path, step.body, step.timeout)
+        return record
+
+
+def _json_or_none(response: httpx.Response | None) -> object:
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
