@@ -154,6 +154,7 @@ def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
             continue
         seen = sum(r.kills_seen or 0 for r in column)
         partial = any(r.verdict == "partial" for r in column)
-        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth,
-                              verdict(seen, truth, partial), f"{len(column)} runs"))
+        notes = list(dict.fromkeys(r.note for r in column if r.note))
+        note = notes[0] if len(notes) == 1 else " | ".join(f"run {i + 1}: {r.note}" for i, r in enumerate(column))
+        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth, verdict(seen, truth, partial), note))
     return rows
