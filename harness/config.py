@@ -31,6 +31,8 @@ class HarnessConfig:
         pull_timeout_s: how long the online path may try to pull the base before going offline.
         engine_start_timeout_s: how long to wait for a started dockerd to answer.
         label: the label key put on every container, network and image the harness makes.
+        owner: this process's id, put in a second label so concurrent harnesses (and test
+            sessions) can tell their containers apart.
     """
 
     image: str = field(default_factory=lambda: _env("IMAGE", "oom-harness/labapp:latest"))
@@ -48,3 +50,9 @@ class HarnessConfig:
         default_factory=lambda: float(_env("ENGINE_START_TIMEOUT", "60"))
     )
     label: str = "io.oom-harness"
+    owner: str = field(default_factory=lambda: str(os.getpid()))
+
+    @property
+    def owner_label(self) -> str:
+        """``key=value`` of the label naming the process that made a container."""
+        return f"{self.label}.owner={self.owner}"

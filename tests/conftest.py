@@ -43,5 +43,5 @@ def docker_client(harness_config: HarnessConfig) -> Iterator[docker.DockerClient
 def no_leaks(docker_client: docker.DockerClient, harness_config: HarnessConfig) -> Iterator[None]:
     """Fails the test if it leaves a harness-labelled container behind."""
     yield
-    left = docker_client.containers.list(all=True, filters={"label": harness_config.label})
+    left = docker_client.containers.list(all=True, filters={"label": harness_config.owner_label})
     assert not left, f"containers left behind: {[c.short_id for c in left]}"

@@ -98,16 +98,31 @@ def _count_note(source: str, count: int) -> str:
     return f"{count} {kinds.get(source, 'observations')}"
 
 
+def kill_times(evidence: RunEvidence) -> list[float]:
+    """When the kills happened: the ground-truth kills, else the kill observations of the
+    source the ground truth was estimated from (console logs, on a platform)."""
+    if evidence.kills:
+        return sorted(k.t for k in evidence.kills)
+    _, source = ground_truth(evidence)
+    source = source.removeprefix("estimated from ")
+    return sorted(o.t for o in evidence.observations if o.source == source and o.kill)
+
+
 def true_peak_bytes(evidence: RunEvidence) -> int | None:
-    """The kernel's high-water mark, else the highest sample."""
+    """The kernel's high-water mark, else the highest sample, else the highest RSS the
+    app itself logged (all a platform's console logs can tell)."""
     if evidence.highwater_bytes:
         return evidence.highwater_bytes
     usage = [s.usage_bytes for s in evidence.samples if s.usage_bytes is not None]
-    return max(usage) if usage else None
+    if usage:
+        return max(usage)
+    rss = [o.detail["rss_mb"] for o in evidence.observations
+           if o.source == "console_logs" and o.kind == "progress" and o.detail.get("rss_mb")]
+    return int(max(rss) * 2**20) if rss else None
 
 
 def _highres(evidence: RunEvidence) -> tuple[int, str, bool]:
-    seen = sum(1 for kill in evidence.kills if _drop_near(evidence, kill.t))
+    seen = sum(1 for t in kill_times(evidence) if _drop_near(evidence, t))
     sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)
     peak = true_peak_bytes(evidence)
     under = bool(peak and sampled < (1 - PEAK_TOLERANCE) * peak)
@@ -125,13 +140,13 @@ def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:
     points = evidence.one_minute
     if not points:
         return 0, "no 1-minute points", False
+    times = kill_times(evidence)
     seen = 0
     for (start, avg), (_, next_avg) in zip(points, points[1:]):
-        has_kill = any(start <= k.t < start + 60 for k in evidence.kills)
+        has_kill = any(start <= t < start + 60 for t in times)
         if has_kill and next_avg <= (1 - MINUTE_DROP) * avg:
             seen += 1
-    truth = len(evidence.kills) or seen
-    seen = min(seen, truth)
+    seen = min(seen, len(times) or seen)
     top = max(avg for _, avg in points)
     peak = true_peak_bytes(evidence)
     under = bool(peak and top < (1 - PEAK_TOLERANCE) * peak)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.evidence import RunEvidence
-from harness.matrix.build import ground_truth, true_peak_bytes
+from harness.matrix.build import ground_truth, kill_times, true_peak_bytes
 
 MIB = 1024 * 1024
 
@@ -47,7 +47,7 @@ class RunFigures:
 def figures(evidence: RunEvidence) -> RunFigures:
     """Compute a run's key figures from its evidence."""
     kills, source = ground_truth(evidence)
-    first_kill = min((k.t for k in evidence.kills), default=None)
+    first_kill = min(kill_times(evidence), default=None)
     threshold, rss = _threshold(evidence, first_kill)
     peak = true_peak_bytes(evidence)
     sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)

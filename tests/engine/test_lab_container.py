@@ -20,7 +20,7 @@ def _spec(config: HarnessConfig, command: list[str], memory_mb: int, **kw) -> Co
     return ContainerSpec(
         image=config.image, port=8080, command=command, env={}, memory_bytes=memory_mb * MIB,
         memory_swap_bytes=memory_mb * MIB, nano_cpus=None, restart_policy=kw.get("restart"),
-        labels={config.label: "test"},
+        labels={config.label: "test", f"{config.label}.owner": config.owner},
     )
 
 

@@ -49,7 +49,8 @@ def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> Co
         restart_policy=restart,
         address_space_bytes=limits.address_space,
         pids_limit=limits.pids,
-        labels={config.label: "run", f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id},
+        labels={config.label: "run", f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id,
+                f"{config.label}.owner": config.owner},
     )
 
 

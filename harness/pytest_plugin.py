@@ -1,0 +1,1 @@
+"""pytest plugin: the ``oom_harness`` fixture (being written)."""
