@@ -72,7 +72,7 @@ def test_gradual_scenario() -> None:
     assert (start.method, start.path, start.expect_status) == ("POST", "/start", 202)
     assert start.body == {"chunk_mb": 16, "pause_seconds": 0.5, "target_mb": 600}
     assert isinstance(poll, PollStep)
-    assert (poll.method, poll.path, poll.every, poll.timeout) == ("GET", "/memory", 0.5, 60.0)
+    assert (poll.method, poll.path, poll.every, poll.timeout) == ("GET", "/memory", 2.0, 60.0)
     assert poll.until.kills == 1
     assert healthy.timeout == 30.0  # type: ignore[union-attr]
     assert sleep.duration == 2.0  # type: ignore[union-attr]
