@@ -77,6 +77,35 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0 if result.passed else 1
 
 
+def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignore[no-untyped-def]
+    """A result file (or folder) is read; a scenario file is run now."""
+    from harness.result import load_result
+    from harness.runner import run_scenario
+    from harness.scenario import load_scenario
+
+    if source.endswith((".yaml", ".yml")):
+        scenario = load_scenario(source)
+        return run_scenario(scenario, docker_backend(config, [scenario.target.image]), source, not quiet)
+    return load_result(source)
+
+
+def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Compare two results (or run two scenarios back to back) and give the falsification verdict."""
+    import json
+
+    from harness.compare import compare, render_comparison
+    from harness.report.files import write_atomic
+
+    comparison = compare(_result_for(args.a, config, args.quiet), _result_for(args.b, config, args.quiet))
+    text = render_comparison(comparison)
+    if args.out:
+        out = Path(args.out)
+        write_atomic(out / "compare.json", json.dumps(comparison.to_json(), indent=2) + "\n")
+        write_atomic(out / "compare.md", "# oom-harness compare\n\n" + render_comparison(comparison, "github") + "\n")
+    print(text)
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Remove every container the harness left behind (after a hard kill of the harness)."""
     from harness.backends.docker import engine
@@ -114,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, help="number of runs (overrides the file's repeat)")
     run.add_argument("--quiet", action="store_true", help="no live progress line")
     run.set_defaults(func=cmd_run)
+
+    cmp = sub.add_parser("compare", help="compare two results, or run two scenarios back to back")
+    cmp.add_argument("a", help="result.json (or its folder), or a scenario YAML to run")
+    cmp.add_argument("b", help="result.json (or its folder), or a scenario YAML to run")
+    cmp.add_argument("--out", help="folder for compare.json and compare.md")
+    cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
+    cmp.set_defaults(func=cmd_compare)
 
     clean = sub.add_parser("clean", help="remove containers the harness left behind")
     clean.set_defaults(func=cmd_clean)

@@ -1,0 +1,148 @@
+"""Comparing two results: the failure, the fix, and evidence that the fix is what changed
+the outcome (the reference labs' falsification step).
+
+Where a comparison's verdict is made: :func:`falsification`. The variables that differ
+between the two scenarios are found by walking their settings, so the report names them
+instead of the reader having to diff two YAML files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.result import ScenarioResult
+from harness.scenario import format_size
+
+# Not variables of the experiment: what it is called, how often it ran, what it expected.
+IGNORED_SETTINGS = {"name", "description", "repeat", "expect"}
+# The procedure: reported, but not named as the controlling variable.
+PROCEDURE_SETTINGS = {"steps", "settle", "run_timeout", "sample_interval"}
+SIZE_SETTINGS = {"limits.memory", "limits.memory_swap", "limits.address_space"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting that differs between A and B (a dotted path and both values)."""
+
+    path: str
+    a: Any
+    b: Any
+
+    @property
+    def is_procedure(self) -> bool:
+        return self.path.split(".")[0] in PROCEDURE_SETTINGS
+
+    def describe(self) -> str:
+        if self.path in SIZE_SETTINGS:
+            return f"{self.path}: {_size(self.a)} -> {_size(self.b)}"
+        if self.path == "steps":
+            return "steps differ"
+        return f"{self.path}: {_show(self.a)} -> {_show(self.b)}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: ScenarioResult
+    b: ScenarioResult
+    changes: list[Change]
+    verdict: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": {"scenario": self.a.scenario, "passed": self.a.passed, "kills": total_kills(self.a),
+                  "matrix": [r.to_json() for r in self.a.matrix]},
+            "b": {"scenario": self.b.scenario, "passed": self.b.passed, "kills": total_kills(self.b),
+                  "matrix": [r.to_json() for r in self.b.matrix]},
+            "changed": [{"path": c.path, "a": c.a, "b": c.b} for c in self.changes],
+            "verdict": self.verdict,
+        }
+
+
+def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
+    """Compare two results: what changed between their scenarios and what that did."""
+    changes = settings_diff(a.settings, b.settings)
+    return Comparison(a, b, changes, falsification(a, b, changes))
+
+
+def total_kills(result: ScenarioResult) -> int:
+    return sum(run.figures.oom_kills for run in result.runs)
+
+
+def settings_diff(a: Any, b: Any, prefix: str = "") -> list[Change]:
+    """Every leaf setting that differs, as dotted paths (lists compared whole)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        changes: list[Change] = []
+        for key in sorted(set(a) | set(b)):
+            if not prefix and key in IGNORED_SETTINGS:
+                continue
+            path = f"{prefix}.{key}" if prefix else str(key)
+            changes += settings_diff(a.get(key), b.get(key), path)
+        return changes
+    return [] if a == b else [Change(prefix, a, b)]
+
+
+def falsification(a: ScenarioResult, b: ScenarioResult, changes: list[Change]) -> str:
+    """The verdict the labs' falsification sections ask for."""
+    kills_a, kills_b = total_kills(a), total_kills(b)
+    runs_a, runs_b = len(a.runs), len(b.runs)
+    variables = [c for c in changes if not c.is_procedure]
+    changed = "; ".join(c.describe() for c in variables[:6]) or "no variable of the experiment differs"
+    if any(c.is_procedure for c in changes):
+        changed += " (the procedure differs too)"
+    facts = f"A ({a.scenario}): {kills_a} OOM kill(s) in {runs_a} run(s); B ({b.scenario}): {kills_b} in {runs_b}."
+    if kills_a and not kills_b:
+        return f"Failure present in A, absent in B. {facts} Changed: {changed}. The change removed the failure."
+    if kills_b and not kills_a:
+        return f"Failure absent in A, present in B. {facts} Changed: {changed}. The change brought the failure in."
+    if kills_a and kills_b:
+        trend = "fewer" if kills_b < kills_a else "not fewer"
+        return (f"Failure present in both. {facts} Changed: {changed}. "
+                f"The change did not remove the failure ({trend} kills in B).")
+    return f"No OOM kill in either. {facts} Changed: {changed}. Nothing to falsify."
+
+
+def matrix_side_by_side(c: Comparison, fmt: str = "simple") -> str:
+    """The two matrices, a row per source."""
+    b_rows = {row.source: row for row in c.b.matrix}
+    rows = []
+    for row in c.a.matrix:
+        other = b_rows.get(row.source)
+        rows.append((row.source, _cell(row), _cell(other) if other else "-"))
+    return tabulate(rows, headers=("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}"), tablefmt=fmt)
+
+
+def figures_side_by_side(c: Comparison, fmt: str = "simple") -> str:
+    """Key figures of both, averaged over runs where there are several."""
+    keys = ("oom_kills", "kill_threshold_mb", "time_to_oom_s", "peak_mb", "peak_1m_avg_mb",
+            "client_errors", "health_failures")
+    rows = [(key, _mean(c.a, key), _mean(c.b, key)) for key in keys]
+    return tabulate(rows, headers=("figure (mean of runs)", "A", "B"), tablefmt=fmt)
+
+
+def render_comparison(c: Comparison, fmt: str = "simple") -> str:
+    parts = [f"compare A={c.a.scenario} B={c.b.scenario}", "", "Gap matrices", matrix_side_by_side(c, fmt),
+             "", "Key figures", figures_side_by_side(c, fmt), "", "Changed between A and B"]
+    parts += [f"  - {ch.describe()}" + (" (procedure)" if ch.is_procedure else "") for ch in c.changes] or ["  (nothing)"]
+    parts += ["", "Verdict: " + c.verdict]
+    return "\n".join(parts)
+
+
+def _cell(row: Any) -> str:
+    seen = "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}"
+    return f"{row.verdict} ({seen})"
+
+
+def _mean(result: ScenarioResult, key: str) -> str:
+    values = [float(v) for r in result.runs if (v := getattr(r.figures, key)) is not None]
+    return f"{sum(values) / len(values):g}" if values else "-"
+
+
+def _size(value: Any) -> str:
+    return format_size(value) if isinstance(value, int) else _show(value)
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else str(value)
