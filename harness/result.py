@@ -14,6 +14,7 @@ from typing import Any
 from harness.errors import ResultError
 from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence, SourceStatus
 from harness.matrix import MatrixRow, RunFigures
+from harness.pressure import pressure_report
 
 SCHEMA = "oom-harness/result/1"
 
@@ -118,7 +119,9 @@ def _find(rows: list[MatrixRow], source_id: str) -> MatrixRow:
 
 def _run_json(run: RunResult) -> dict[str, Any]:
     ev, fig = run.evidence, run.figures
-    return {
+    pressure = pressure_report(ev)
+    extra = {"pressure": pressure.to_json()} if pressure else {}
+    return {**extra,
         "run": ev.run,
         "backend": ev.backend,
         "started_at": ev.started_at,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import tempfile
 import threading
 import time
 import uuid
@@ -339,6 +340,56 @@ def heavy() -> Response:
     return jsonify(
         action="heavy", mb=mb, cpu_ms=cpu_ms, rounds=rounds, elapsed_ms=round(elapsed_ms, 1), pid=os.getpid()
     )
+
+
+CACHE_FILE_NAME = "labapp-page-cache.bin"
+CACHE_DEFAULT_MB = 128
+_MIB_PATTERN = b"\x5a" * alloc.MB
+
+
+def _cache_file() -> Path:
+    return Path(tempfile.gettempdir()) / CACHE_FILE_NAME
+
+
+def _read_all(path: Path) -> int:
+    """Read a file through the page cache; return the bytes read."""
+    total = 0
+    with path.open("rb", buffering=0) as source:
+        while chunk := source.read(alloc.MB):
+            total += len(chunk)
+    return total
+
+
+@bp.post("/cache")
+def fill_cache() -> Response:
+    """Write a file of ``mb`` MB inside the container and read it back.
+
+    Its pages stay in the page cache, charged to the container's memory cgroup: memory
+    the kernel can reclaim under pressure. With no swap on the host, page cache is the
+    only thing reclaim can take, so the pressure lab needs it.
+    """
+    lab = _lab()
+    mb = int_field(_body(), "mb", CACHE_DEFAULT_MB, minimum=1, maximum=lab.config.max_mb)
+    started = time.perf_counter()
+    with _cache_file().open("wb") as out:
+        for _ in range(mb):
+            out.write(_MIB_PATTERN)
+    read = _read_all(_cache_file())
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return jsonify(action="cached", mb=mb, read_mb=round(read / alloc.MB, 1),
+                   elapsed_ms=round(elapsed_ms, 1), pid=os.getpid())
+
+
+@bp.get("/cache")
+def read_cache() -> Response:
+    """Read the cached file again: slower once reclaim has evicted its pages."""
+    path = _cache_file()
+    if not path.exists():
+        return jsonify(error="no cache file yet: POST /cache first", field="mb"), 404
+    started = time.perf_counter()
+    read = _read_all(path)
+    return jsonify(action="read", read_mb=round(read / alloc.MB, 1),
+                   elapsed_ms=round((time.perf_counter() - started) * 1000, 1), pid=os.getpid())
 
 
 @bp.get("/diag/stats")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.report.table import figures_table, matrix_table, spread_table
+from harness.report.table import figures_table, matrix_table, pressure_tables, spread_table
 from harness.result import ScenarioResult
 
 READING = (
@@ -36,6 +36,9 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str
     ]
     if len(result.runs) > 1:
         lines += ["", "## Spread across runs", "", spread_table(result, fmt="github")]
+    pressure = pressure_tables(result, fmt="github")
+    if pressure:
+        lines += ["", "## Memory pressure", "", *pressure]
     if plot_file:
         lines += ["", "## Memory timeline", "", f"![memory timeline]({plot_file})"]
     if result.failures:

@@ -7,6 +7,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.matrix.build import MatrixRow
+from harness.pressure import pressure_report
 from harness.result import ScenarioResult
 
 MATRIX_HEADERS = ("source", "Azure analogue", "kills seen", "verdict", "note")
@@ -49,6 +50,31 @@ def spread_table(result: ScenarioResult, fmt: str = "simple") -> str:
     return tabulate(rows, headers=("figure", "min", "max", "stdev"), tablefmt=fmt)
 
 
+def pressure_tables(result: ScenarioResult, fmt: str = "simple") -> list[str]:
+    """The memory-pressure delta tables and latency per phase of each run that took snapshots."""
+    parts = []
+    for run in result.runs:
+        report = pressure_report(run.evidence)
+        if report is None:
+            continue
+        names = report.snapshots
+        headers = ("metric", *names, *(f"delta {n}" for n in names[1:]), "meaning")
+        rows = [(row["metric"], *map(_n, row["values"]), *map(_n, row["deltas"][1:]), row["meaning"])
+                for row in report.table]
+        latency = [(r["phase"], r["requests"], r["mean_ms"], r["p95_ms"], r["max_ms"], r["errors_5xx"])
+                   for r in report.latency]
+        parts += [
+            f"Memory pressure, run {run.evidence.run} ({report.swap})",
+            tabulate(rows, headers=headers, tablefmt=fmt),
+            "",
+            tabulate(latency, headers=("phase", "requests", "mean ms", "p95 ms", "max ms", "5xx"), tablefmt=fmt),
+            "",
+            f"verdict: {report.verdict}" + "".join(f"\n  - {reason}" for reason in report.reasons),
+            "",
+        ]
+    return parts
+
+
 def render_text(result: ScenarioResult) -> str:
     """The whole terminal report."""
     engine = result.engine
@@ -57,6 +83,9 @@ def render_text(result: ScenarioResult) -> str:
     parts = [head, "", "Gap matrix", matrix_table(result.matrix), "", "Runs", figures_table(result)]
     if len(result.runs) > 1:
         parts += ["", "Spread across runs", spread_table(result)]
+    pressure = pressure_tables(result)
+    if pressure:
+        parts += ["", *pressure]
     verdict = "PASSED" if result.passed else "FAILED"
     parts += ["", f"expectations: {verdict}"] + [f"  - {f}" for f in result.failures]
     return "\n".join(parts)

@@ -58,7 +58,7 @@ def _drive(
     progress = ProgressLine(f"[{scenario.name} run {run}/{scenario.repeat}]", session.live)
     driver = StepDriver(session, scenario.target.health_path, deadline, transport,
                         on_phase=progress.set_phase if show_progress else lambda _: None)
-    prober = HealthProber(session.base_url, scenario.target.health_path)
+    prober = HealthProber(session.base_url, scenario.target.health_path, transport=transport)
     failure: str | None = None
     if show_progress:
         progress.start()
@@ -77,6 +77,8 @@ def _drive(
     evidence = session.finish()
     evidence.requests = driver.requests
     evidence.marks = driver.marks
+    if driver.snapshots:
+        evidence.facts["snapshots"] = driver.snapshots
     evidence.observations = sorted(
         evidence.observations + request_observations(driver.requests) + outages(probes), key=lambda o: o.t)
     evidence.status.setdefault("client", SourceStatus.ok())

@@ -17,6 +17,7 @@ from harness.scenario.model import (
     HttpStep,
     PollStep,
     SleepStep,
+    SnapshotStep,
     WaitExitStep,
     WaitHealthyStep,
     WaitStep,
@@ -40,6 +41,7 @@ class StepDriver:
         self.deadline = run_deadline
         self.requests: list[ClientRequest] = []
         self.marks: list[tuple[float, str]] = []
+        self.snapshots: list[dict[str, object]] = []
         self.on_phase = on_phase
         self.http = new_client(session.base_url, transport)
 
@@ -51,6 +53,7 @@ class StepDriver:
         handlers = {
             "wait_healthy": self.wait_healthy, "http": self.http_call, "poll": self.poll,
             "wait": self.wait, "sleep": self.sleep, "burst": self.burst, "wait_exit": self.wait_exit,
+            "snapshot": self.snapshot,
         }
         for index, step in enumerate(steps):
             label = f"{index}:{step.kind}:{getattr(step, 'name', None) or getattr(step, 'path', '')}"
@@ -110,6 +113,16 @@ class StepDriver:
         while not self.session.live().exited:
             self._check_time(deadline, "the container's exit", step.timeout)
             time.sleep(0.1)
+
+    def snapshot(self, step: SnapshotStep) -> None:
+        """Record the JSON of each path; a failed read is kept as an error, not raised."""
+        captured: dict[str, object] = {}
+        for path in step.paths:
+            record, response = send(self.http, f"snapshot {step.name}", "GET", path, timeout=step.timeout)
+            self.requests.append(record)
+            body = _json_or_none(response)
+            captured[path] = body if body is not None else {"error": record.error or f"status {record.status}"}
+        self.snapshots.append({"name": step.name, "t": time.time(), "data": captured})
 
     def burst(self, step: BurstStep) -> None:
         deadline = self._bounded(step.total_timeout)

@@ -522,6 +522,16 @@ class WaitExitStep(_Step):
     timeout: Timeout
 
 
+class SnapshotStep(_Step):
+    """Capture the JSON of ``paths`` under ``name`` (baseline, mid-leak, post-heavy ...),
+    for the report's before/after delta tables."""
+
+    kind: Literal["snapshot"] = "snapshot"
+    name: NonBlank
+    paths: Annotated[list[UrlPath], Field(min_length=1)] = ["/diag/proc", "/diag/stats"]
+    timeout: Timeout = 30.0
+
+
 STEP_TYPES: tuple[type[_Step], ...] = (
     WaitHealthyStep,
     HttpStep,
@@ -530,6 +540,7 @@ STEP_TYPES: tuple[type[_Step], ...] = (
     SleepStep,
     BurstStep,
     WaitExitStep,
+    SnapshotStep,
 )
 STEP_KINDS: tuple[str, ...] = tuple(step.model_fields["kind"].default for step in STEP_TYPES)
 
@@ -538,6 +549,7 @@ _SHORTHAND: dict[str, str] = {
     "sleep": "duration",
     "wait_healthy": "timeout",
     "wait_exit": "timeout",
+    "snapshot": "name",
 }
 
 _STEP_EXAMPLE = "e.g. `- sleep: 2s` or `- http: {path: /start}`"
@@ -600,7 +612,14 @@ def _step_form(value: Any) -> Any:
 
 Step = Annotated[
     Annotated[
-        WaitHealthyStep | HttpStep | PollStep | WaitStep | SleepStep | BurstStep | WaitExitStep,
+        WaitHealthyStep
+        | HttpStep
+        | PollStep
+        | WaitStep
+        | SleepStep
+        | BurstStep
+        | WaitExitStep
+        | SnapshotStep,
         Field(discriminator="kind"),
     ],
     BeforeValidator(_step_form),

@@ -212,3 +212,19 @@ def test_non_json_body_is_400(client: Any) -> None:
     response = client.post("/leak", data="kb=5", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.get_json()["field"] == "body"
+
+
+def test_cache_fills_and_rereads_a_file(client, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    assert client.get("/cache").status_code == 404
+    filled = client.post("/cache", json={"mb": 3})
+    assert filled.status_code == 200
+    assert filled.get_json()["read_mb"] == 3.0
+    assert (tmp_path / "labapp-page-cache.bin").stat().st_size == 3 * 1024 * 1024
+    assert client.get("/cache").get_json()["read_mb"] == 3.0
+
+
+def test_cache_rejects_a_bad_size(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/cache", json={"mb": -1})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "mb"

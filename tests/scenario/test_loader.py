@@ -301,7 +301,7 @@ def test_unknown_step_kind(tmp_path: Path) -> None:
     path = write(tmp_path, VALID + "  - nap: 2s\n")
     assert load_error(path) == (
         f'{path}: steps[1]: unknown step kind "nap" '
-        "(expected one of: wait_healthy, http, poll, wait, sleep, burst, wait_exit)"
+        "(expected one of: wait_healthy, http, poll, wait, sleep, burst, wait_exit, snapshot)"
     )
 
 

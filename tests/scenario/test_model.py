@@ -541,7 +541,7 @@ def test_every_kind_in_one_scenario() -> None:
         (
             "htp",
             'steps[0]: unknown step kind "htp" '
-            "(expected one of: wait_healthy, http, poll, wait, sleep, burst, wait_exit)",
+            "(expected one of: wait_healthy, http, poll, wait, sleep, burst, wait_exit, snapshot)",
         ),
         ({"htp": {}}, 'steps[0]: unknown step kind "htp"'),
         ({"kind": "nope"}, 'steps[0]: unknown step kind "nope"'),
