@@ -34,6 +34,8 @@ class RunFigures:
     client_error_kinds: dict[str, int] = field(default_factory=dict)
     health_failures: int = 0
     exit_codes: list[int] = field(default_factory=list)
+    memory_errors: int = 0
+    failure_mode: str = "none"  # oom_kill | memory_error | both | none
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +54,7 @@ def figures(evidence: RunEvidence) -> RunFigures:
     peak = true_peak_bytes(evidence)
     sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)
     errors = [r for r in evidence.requests if r.error]
+    memory_errors = sum(1 for o in evidence.of("console_logs") if o.kind == "memory_error")
     kinds: dict[str, int] = {}
     for r in errors:
         kinds[str(r.error)] = kinds.get(str(r.error), 0) + 1
@@ -73,7 +76,19 @@ def figures(evidence: RunEvidence) -> RunFigures:
         client_error_kinds=kinds,
         health_failures=sum(1 for o in evidence.of("health_probe") if o.kill),
         exit_codes=[int(o.detail["exit_code"]) for o in evidence.of("lifecycle_events") if o.kind == "die"],
+        memory_errors=memory_errors,
+        failure_mode=failure_mode(kills, memory_errors),
     )
+
+
+def failure_mode(kills: int, memory_errors: int) -> str:
+    """How memory ran out: the kernel killed a process, Python raised MemoryError
+    (an address-space limit), both, or neither."""
+    if kills and memory_errors:
+        return "both"
+    if kills:
+        return "oom_kill"
+    return "memory_error" if memory_errors else "none"
 
 
 def _mb(value: float | None) -> float | None:

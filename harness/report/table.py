@@ -6,13 +6,14 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.matrix import RunFigures
 from harness.matrix.build import MatrixRow
 from harness.pressure import pressure_report
 from harness.result import ScenarioResult
 
 MATRIX_HEADERS = ("source", "Azure analogue", "kills seen", "verdict", "note")
 RUN_HEADERS = ("run", "kills", "kill at (MB alloc)", "RSS (MB)", "killed PIDs", "new PIDs",
-               "time to OOM (s)", "peak (MB)", "1-min avg peak (MB)", "client errors", "health outages")
+               "time to OOM (s)", "peak (MB)", "1-min avg peak (MB)", "client errors", "health outages", "failure mode")
 
 
 def matrix_rows(matrix: list[MatrixRow]) -> list[tuple[Any, ...]]:
@@ -35,7 +36,7 @@ def run_rows(result: ScenarioResult) -> list[tuple[Any, ...]]:
         f = run.figures
         rows.append((run.evidence.run, f.oom_kills, _n(f.kill_threshold_mb), _n(f.kill_rss_mb),
                      _pids(f.killed_pids), _pids(f.replacement_pids), _n(f.time_to_oom_s), _n(f.peak_mb),
-                     _n(f.peak_1m_avg_mb), f.client_errors, f.health_failures))
+                     _n(f.peak_1m_avg_mb), f.client_errors, f.health_failures, _mode(f)))
     return rows
 
 
@@ -89,6 +90,12 @@ def render_text(result: ScenarioResult) -> str:
     verdict = "PASSED" if result.passed else "FAILED"
     parts += ["", f"expectations: {verdict}"] + [f"  - {f}" for f in result.failures]
     return "\n".join(parts)
+
+
+def _mode(figures: RunFigures) -> str:
+    if figures.failure_mode in ("memory_error", "both"):
+        return f"{figures.failure_mode} ({figures.memory_errors} MemoryError)"
+    return figures.failure_mode
 
 
 def _n(value: float | None) -> str:

@@ -23,6 +23,7 @@ from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
+from harness.errors import ScenarioError
 from harness.evidence import Kill, Observation, RunEvidence, SourceStatus
 from harness.scenario import Scenario
 from labapp import cgroupfs
@@ -41,17 +42,34 @@ def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> Co
     return ContainerSpec(
         image=config.image if target.image == "labapp" else target.image,
         port=target.port,
-        command=target.process.command(target.port),
+        command=_command(scenario),
         env=dict(target.env),
         memory_bytes=limits.memory,
         memory_swap_bytes=limits.memory_swap or limits.memory,
         nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
         restart_policy=restart,
-        address_space_bytes=limits.address_space,
         pids_limit=limits.pids,
         labels={config.label: "run", f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id,
                 f"{config.label}.owner": config.owner},
     )
+
+
+def _command(scenario: Scenario) -> list[str] | None:
+    """The target's command; with an address-space limit, run under ``prlimit``.
+
+    The limit cannot be a container ulimit: the runtime's own init process starts under
+    it and fails with less address space than a Go program reserves. So it is applied to
+    the target's process (and inherited by its children) instead.
+    """
+    command = scenario.target.process.command(scenario.target.port)
+    limit = scenario.limits.address_space
+    if limit is None:
+        return command
+    if command is None:
+        raise ScenarioError(
+            f"scenario {scenario.name}: limits.address_space needs a process command "
+            "(gunicorn or plain), not the image's own")
+    return ["prlimit", f"--as={limit}", "--", *command]
 
 
 class DockerBackend:

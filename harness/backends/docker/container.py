@@ -16,7 +16,6 @@ from typing import Any
 import docker
 from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
-from docker.types import Ulimit
 
 from harness.errors import EngineError
 
@@ -33,7 +32,6 @@ class ContainerSpec:
     memory_swap_bytes: int
     nano_cpus: int | None
     restart_policy: dict[str, Any] | None
-    address_space_bytes: int | None = None
     pids_limit: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     name: str | None = None
@@ -115,8 +113,6 @@ class LabContainer:
             kwargs["nano_cpus"] = spec.nano_cpus
         if spec.restart_policy:
             kwargs["restart_policy"] = spec.restart_policy
-        if spec.address_space_bytes:
-            kwargs["ulimits"] = [Ulimit(name="as", soft=spec.address_space_bytes, hard=spec.address_space_bytes)]
         if spec.pids_limit:
             kwargs["pids_limit"] = spec.pids_limit
         return kwargs
