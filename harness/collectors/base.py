@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 
@@ -19,6 +20,7 @@ class Poller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.error: BaseException | None = None
+        self.cpu_s = 0.0  # CPU time this thread used, for the sampler's overhead figure
 
     def start(self) -> None:
         self._thread.start()
@@ -29,9 +31,11 @@ class Poller:
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
+        started = time.thread_time()
         while not self._stop.is_set():
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - kept for the report, the run goes on
                 self.error = self.error or exc
+            self.cpu_s = time.thread_time() - started
             self._stop.wait(self.interval)

@@ -33,7 +33,9 @@ def classify_exception(exc: httpx.HTTPError) -> str:
         return "timeout"
     if isinstance(exc, httpx.ConnectError):
         return "connect"
-    if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in str(exc):
+    # httpcore's "Server disconnected without sending a response."; h11's "peer closed
+    # connection without sending complete message body" is a cut-off reply, a reset.
+    if isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc):
         return "empty_reply"
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
         return "reset"
@@ -114,12 +116,15 @@ def outages(probes: list[Probe], threshold: int = FAILURE_THRESHOLD) -> list[Obs
 class HealthProber:
     """GETs the health path every ``interval`` seconds in a thread, from start to stop."""
 
-    def __init__(self, base_url: str, path: str, interval: float = 0.5, timeout: float = 1.0) -> None:
+    def __init__(
+        self, base_url: str, path: str, interval: float = 0.5, timeout: float = 1.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.path = path
         self.interval = interval
         self.timeout = timeout
         self.probes: list[Probe] = []
-        self._client = new_client(base_url)
+        self._client = new_client(base_url, transport)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="health-probe", daemon=True)
 

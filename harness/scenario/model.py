@@ -732,7 +732,7 @@ class Scenario(_Model):
     limits: Limits
     restart: Annotated[RestartPolicy, BeforeValidator(_restart_form)] = RestartPolicy()
     repeat: Annotated[StrictInt, Field(ge=1, le=100)] = 1
-    sample_interval: Annotated[Duration, _seconds_within(0.005, 5.0)] = 0.05
+    sample_interval: Annotated[Duration, _seconds_within(0.005, 5.0)] = 0.02
     settle: Annotated[Duration, _seconds_within(0.0, 60.0)] = 1.0
     run_timeout: Annotated[Duration, _seconds_within(0.0, MAX_TIMEOUT, allow_minimum=False)] = 120.0
     steps: Annotated[list[Step], Field(min_length=1)]

@@ -53,7 +53,7 @@ def test_defaults() -> None:
     assert s.name == "test"
     assert s.description == ""
     assert s.repeat == 1
-    assert s.sample_interval == 0.05
+    assert s.sample_interval == 0.02
     assert s.settle == 1.0
     assert s.run_timeout == 120.0
     assert s.restart.policy == "no"

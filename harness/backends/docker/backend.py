@@ -184,6 +184,10 @@ class DockerSession:
             one_minute=one_minute_averages(samples, working[0] if working else None,
                                            working[-1] if working else None),
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
+                   "oom_detection": self.oom.detection,
+                   "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
+                                       "oom_watch": round(self.oom.cpu_s, 4)},
+                   "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,
                    "final_state": self.state.state, "console_log_lines": raw_logs.count("\n")},
         )
 

@@ -1,0 +1,109 @@
+"""Engine events and engine state, fed with events and inspects recorded from Docker 20.10."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from recorded_inputs import Recorded
+
+from harness.collectors.engine_events import EngineEventsCollector, event_to_observation
+from harness.collectors.engine_state import StateTracker
+
+
+def _observations(recorded: Recorded, name: str) -> list[tuple[str, str, bool, dict[str, Any]]]:
+    found = [event_to_observation(e) for e in recorded.events(name)]
+    return [(o.source, o.kind, o.kill, dict(o.detail)) for o in found if o is not None]
+
+
+def test_a_worker_kill_shows_only_as_an_oom_event(recorded: Recorded) -> None:
+    assert _observations(recorded, "gunicorn_spike") == [
+        ("lifecycle_events", "create", False, {}),
+        ("lifecycle_events", "start", False, {}),
+        ("engine_oom_event", "oom", True, {}),
+    ]
+
+
+def test_a_pid1_kill_dies_with_137_every_time(recorded: Recorded) -> None:
+    found = _observations(recorded, "pid1_restart")
+    dies = [o for o in found if o[1] == "die"]
+    assert dies == [("lifecycle_events", "die", True, {"exit_code": 137})] * 3
+    assert [o[1] for o in found].count("start") == 3
+    assert [o[1] for o in found].count("oom") == 3
+
+
+def test_event_time_comes_from_time_nano(recorded: Recorded) -> None:
+    event = recorded.events("gunicorn_spike")[2]
+    obs = event_to_observation(event)
+    assert obs is not None and obs.t == event["timeNano"] / 1e9
+    without_nano = {k: v for k, v in event.items() if k != "timeNano"}
+    obs = event_to_observation(without_nano)
+    assert obs is not None and obs.t == float(event["time"])
+
+
+def test_exit_code_zero_is_no_kill_and_kill_carries_its_signal(recorded: Recorded) -> None:
+    die = copy.deepcopy(recorded.events("pid1_restart")[3])
+    assert die["Action"] == "die"
+    die["Actor"]["Attributes"]["exitCode"] = "0"
+    obs = event_to_observation(die)
+    assert obs is not None and (obs.kind, obs.kill, obs.detail) == ("die", False, {"exit_code": 0})
+    kill = copy.deepcopy(die)
+    kill["Action"] = kill["status"] = "kill"
+    kill["Actor"]["Attributes"]["signal"] = "15"
+    obs = event_to_observation(kill)
+    assert obs is not None and (obs.kind, obs.kill, obs.detail) == ("kill", False, {"signal": "15"})
+
+
+@pytest.mark.parametrize("action", ["destroy", "attach", "exec_start: sh", "health_status: healthy", ""])
+def test_other_actions_are_ignored(recorded: Recorded, action: str) -> None:
+    event = dict(recorded.events("gunicorn_spike")[0], Action=action, status=action)
+    assert event_to_observation(event) is None
+
+
+def test_events_collector_calls_on_die_after_each_die(recorded: Recorded) -> None:
+    dies: list[int] = []
+    collector = EngineEventsCollector(iter(recorded.events("pid1_restart")), on_die=lambda: dies.append(1))
+    collector.start()
+    collector.stop()
+    assert len(collector.snapshot()) == 10
+    assert len(dies) == 3
+
+
+def test_state_tracker_counts_each_oom_exit_once_and_every_restart(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    found = []
+    for attrs in recorded.inspects("pid1_restart"):
+        found += tracker.update(attrs, 0.0)
+        found += tracker.update(attrs, 0.0)  # inspected again: nothing new
+    # Docker 20.10 keeps OOMKilled true while the restarted container runs again; the
+    # tracker keys on FinishedAt, so each exit counts once.
+    assert [(o.source, o.detail["exit_code"]) for o in found if o.kind == "oom_killed"] == [
+        ("engine_state", 137)] * 3
+    assert [o.detail["restart_count"] for o in found if o.kind == "restart"] == [1, 2]
+    assert tracker.last["status"] == "exited" and tracker.last["restart_count"] == 2
+
+
+def test_state_tracker_baseline_and_jumps(recorded: Recorded) -> None:
+    first, *_, last = recorded.inspects("pid1_restart")
+    tracker = StateTracker()
+    assert [o.kind for o in tracker.update(last, 1.0)] == ["oom_killed"]  # no restarts before the baseline
+    tracker = StateTracker()
+    assert tracker.update(dict(first, RestartCount=5), 1.0) == []  # the first look is the baseline
+    jumped = tracker.update(dict(first, RestartCount=7), 2.0)
+    assert [o.detail["restart_count"] for o in jumped] == [7, 7]
+
+
+def test_state_tracker_on_a_running_worker_kill_sees_nothing(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    assert tracker.update(recorded.inspect("gunicorn_spike"), 1.0) == []
+    assert tracker.last == {
+        "status": "running", "exit_code": 0, "oom_killed": False, "restart_count": 0, "pid": 3781,
+        "started_at": "2026-11-21T16:34:54.131888395Z", "finished_at": "0001-01-01T00:00:00Z",
+    }
+
+
+def test_state_tracker_sees_the_supervisor_exit_as_oom_killed(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    found = [o for attrs in recorded.inspects("supervisor") for o in tracker.update(attrs, 1.0)]
+    assert [(o.kind, o.detail["exit_code"]) for o in found] == [("oom_killed", 1)]

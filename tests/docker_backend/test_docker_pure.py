@@ -1,0 +1,209 @@
+"""The Docker backend's pure parts: pid files, the image's source digest, the container spec,
+and what the engine says about itself (recorded from Docker 20.10, see tests/data/recorded)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker.errors import DockerException
+
+from harness.backends.docker.backend import container_spec
+from harness.backends.docker.container import LabContainer
+from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
+from harness.backends.docker.image import SOURCE_PATTERNS, _follow_build, source_digest
+from harness.config import PROJECT_ROOT, HarnessConfig
+from harness.errors import EngineError, ImageError, ScenarioError
+from harness.scenario import Scenario, parse_scenario
+
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "recorded"
+MIB = 2**20
+
+
+# --- pid files -------------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_only_pid_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    dead, live, empty, garbage = (tmp_path / f"{n}.pid" for n in ("dead", "live", "empty", "garbage"))
+    dead.write_text(f"{_dead_pid()}\n")
+    live.write_text(f"{os.getpid()}\n")
+    empty.write_text("")
+    garbage.write_text("not a pid")
+    missing = tmp_path / "missing.pid"
+    removed = remove_stale_pid_files((dead, live, empty, garbage, missing))
+    assert removed == [dead, empty, garbage]
+    assert live.exists() and not dead.exists() and not missing.exists()
+    assert remove_stale_pid_files((live, missing)) == []
+
+
+# --- image source digest ---------------------------------------------------------------
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    """A copy of the lab image's build context: the files the digest covers, and one it does not."""
+    target = tmp_path / "context"
+    for pattern in SOURCE_PATTERNS:
+        for path in PROJECT_ROOT.glob(pattern):
+            copy = target / path.relative_to(PROJECT_ROOT)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+    (target / "README.md").write_text("not part of the image\n")
+    return target
+
+
+def test_a_copy_of_the_sources_has_the_same_digest(context: Path) -> None:
+    digest = source_digest(context)
+    assert digest == source_digest(PROJECT_ROOT)
+    assert len(digest) == 16 and int(digest, 16) >= 0
+
+
+def test_changing_the_app_source_changes_the_digest(context: Path) -> None:
+    before = source_digest(context)
+    app = context / "labapp" / "app.py"
+    app.write_text(app.read_text() + "\n# changed\n")
+    assert source_digest(context) != before
+
+
+@pytest.mark.parametrize("change", ["new module", "requirements", "dockerfile", "renamed"])
+def test_every_kind_of_source_change_counts(context: Path, change: str) -> None:
+    before = source_digest(context)
+    if change == "new module":
+        (context / "labapp" / "extra.py").write_text("X = 1\n")
+    elif change == "requirements":
+        (context / "labapp" / "requirements.txt").write_text("flask==3.1.3\n")
+    elif change == "dockerfile":
+        (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "LABEL x=y\n")
+    else:
+        (context / "labapp" / "alloc.py").rename(context / "labapp" / "alloc2.py")
+    assert source_digest(context) != before
+
+
+def test_files_outside_the_image_do_not_change_the_digest(context: Path) -> None:
+    before = source_digest(context)
+    (context / "README.md").write_text("edited\n")
+    (context / "labapp" / "notes.txt").write_text("not a source\n")
+    assert source_digest(context) == before
+
+
+def test_follow_build_takes_the_image_id_and_stops_at_errors() -> None:
+    logged: list[str] = []
+    stream: list[dict[str, Any]] = [
+        {"stream": "Step 1/9 : ARG BASE_IMAGE=python:3.11-slim\n"},
+        {"stream": "\n"},
+        {"stream": " ---> Using cache\n"},
+        {"aux": {"ID": "sha256:800ebe148509aa"}},
+    ]
+    assert _follow_build(iter(stream), logged.append) == "sha256:800ebe148509aa"
+    assert logged == ["image: Step 1/9 : ARG BASE_IMAGE=python:3.11-slim"]
+    legacy: list[dict[str, Any]] = [{"stream": "Successfully built 800ebe148509\n"}, {"stream": "Successfully tagged x:latest\n"}]
+    assert _follow_build(iter(legacy), logged.append) == "800ebe148509"
+    assert _follow_build(iter([{"stream": "Step 1/1 : FROM x\n"}]), logged.append) is None
+    failing: list[dict[str, Any]] = [{"stream": "Step 5/9 : RUN pip install\n"},
+               {"errorDetail": {"code": 1, "message": "returned a non-zero code: 1"},
+                "error": "The command '/bin/sh -c pip install' returned a non-zero code: 1"}]
+    with pytest.raises(ImageError, match="returned a non-zero code: 1"):
+        _follow_build(iter(failing), logged.append)
+
+
+# --- engine facts ----------------------------------------------------------------------
+
+
+class _Client:
+    """Answers ``info()`` and ``version()`` with what this machine's engine answered."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def info(self) -> dict[str, Any]:
+        if self.fail:
+            raise DockerException("Error while fetching server API version: connection refused")
+        data: dict[str, Any] = json.loads((RECORDED / "engine_info.json").read_text())
+        return data
+
+    def version(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((RECORDED / "engine_version.json").read_text())
+        return data
+
+
+def test_describe_reads_the_recorded_engine() -> None:
+    info = describe(_Client())  # type: ignore[arg-type]
+    assert info == EngineInfo("docker", "20.10.24+dfsg1", "1.41", "1", "cgroupfs", "6.18.44-fc-v669")
+    assert info.to_json()["cgroup_driver"] == "cgroupfs"
+
+
+def test_describe_turns_engine_errors_into_engine_error() -> None:
+    with pytest.raises(EngineError, match="did not answer: Error while fetching"):
+        describe(_Client(fail=True))  # type: ignore[arg-type]
+
+
+# --- container spec --------------------------------------------------------------------
+
+
+def _scenario(**overrides: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "name": "spec", "target": {"image": "labapp", "process": {"workers": 1, "threads": 4}},
+        "limits": {"memory": "256m", "cpus": 0.25}, "steps": ["wait_healthy"], **overrides}
+    return parse_scenario(data, "spec.yaml")
+
+
+CONFIG = HarnessConfig(image="oom-harness/labapp:latest", owner="4242")
+
+
+def test_spec_resolves_the_lab_image_limits_and_labels() -> None:
+    spec = container_spec(_scenario(), CONFIG, "run123")
+    assert spec.image == "oom-harness/labapp:latest"
+    assert spec.command == ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "1", "--worker-class", "gthread",
+                            "--threads", "4", "--timeout", "120", "labapp.app:app"]
+    assert (spec.port, spec.memory_bytes, spec.memory_swap_bytes) == (8080, 256 * MIB, 256 * MIB)
+    assert spec.nano_cpus == 250_000_000
+    assert spec.restart_policy is None
+    assert spec.labels == {"io.oom-harness": "run", "io.oom-harness.scenario": "spec",
+                           "io.oom-harness.run": "run123", "io.oom-harness.owner": "4242"}
+
+
+def test_spec_with_swap_restart_policy_and_other_image() -> None:
+    scenario = _scenario(
+        target={"image": "registry.local/app:1", "port": 9000, "process": {"kind": "plain", "command": ["app"]},
+                "env": {"DEBUG": True}},
+        limits={"memory": "256m", "memory_swap": "512m", "address_space": "1g", "pids": 64},
+        restart={"policy": "on-failure", "max_retries": 2})
+    spec = container_spec(scenario, CONFIG, "r")
+    assert (spec.image, spec.port, spec.env) == ("registry.local/app:1", 9000, {"DEBUG": "true"})
+    # The address-space limit applies to the target's process, not to the runtime's init.
+    assert spec.command == ["prlimit", f"--as={1024 * MIB}", "--", "app"]
+    assert (spec.memory_bytes, spec.memory_swap_bytes, spec.nano_cpus) == (256 * MIB, 512 * MIB, None)
+    assert spec.restart_policy == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert spec.pids_limit == 64
+    assert container_spec(_scenario(restart="always"), CONFIG, "r").restart_policy == {"Name": "always"}
+    assert container_spec(_scenario(target={"process": "image"}), CONFIG, "r").command is None
+    with pytest.raises(ScenarioError, match="address_space needs a process command"):
+        container_spec(_scenario(target={"process": "image"}, limits={"memory": "64m", "address_space": "1g"}),
+                       CONFIG, "r")
+
+
+def test_create_arguments_publish_on_loopback_only() -> None:
+    spec = container_spec(_scenario(restart={"policy": "on-failure", "max_retries": 2},
+                                    limits={"memory": "256m", "cpus": 0.5, "address_space": "1g", "pids": 64}),
+                          CONFIG, "r")
+    kwargs = LabContainer(None, spec)._create_kwargs()  # type: ignore[arg-type]
+    assert kwargs["ports"] == {"8080/tcp": ("127.0.0.1", None)}
+    assert (kwargs["mem_limit"], kwargs["memswap_limit"], kwargs["nano_cpus"]) == (256 * MIB, 256 * MIB, 500_000_000)
+    assert kwargs["restart_policy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert kwargs["labels"]["io.oom-harness.owner"] == "4242"
+    assert "ulimits" not in kwargs  # see container_spec: prlimit on the command instead
+    assert (kwargs["pids_limit"], kwargs["detach"]) == (64, True)
+    plain = LabContainer(None, container_spec(_scenario(limits={"memory": "64m"}), CONFIG, "r"))  # type: ignore[arg-type]
+    assert not {"nano_cpus", "restart_policy", "ulimits", "pids_limit"} & set(plain._create_kwargs())
