@@ -1,1 +1,236 @@
-"""pytest plugin: the ``oom_harness`` fixture (being written)."""
+"""pytest plugin: keep an OOM finding as a test in your own pipeline.
+
+Installing oom-harness registers this module through the ``pytest11`` entry point, which
+gives every test suite two fixtures:
+
+* ``oom_harness``: runs a scenario (a file, a mapping built in the test, or a
+  :class:`~harness.scenario.Scenario`) on the local Docker engine and returns its
+  :class:`~harness.result.ScenarioResult`, so a test reads
+  ``assert result.source("console_logs").verdict == "visible"``. When such a test fails,
+  the gap matrix of every scenario it ran is added to the failure report.
+* ``oom_harness_session``: the engine connection of the whole session. The lab image is
+  built at most once, and only when a scenario uses ``image: labapp``; at the end every
+  container this session made (label ``io.oom-harness.owner=<pid>``) is removed.
+
+Without a reachable engine the tests that use them skip, except under ``CI=true``, where
+they fail: a pipeline that silently skips its OOM checks would check nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Generator, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
+
+from harness.config import HarnessConfig
+from harness.errors import HarnessError
+from harness.result import ScenarioResult
+from harness.scenario import Scenario, load_scenario, parse_scenario
+
+if TYPE_CHECKING:
+    import docker
+
+    from harness.backends.docker.backend import DockerBackend
+
+ScenarioSpec = str | Path | Mapping[str, Any] | Scenario
+
+RESULTS = pytest.StashKey[list[ScenarioResult]]()
+
+
+def in_ci() -> bool:
+    """True under ``CI=true`` (or ``1``/``yes``), where engine tests must not skip."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def engine_unavailable(reason: str) -> NoReturn:
+    """Fail the test under CI, skip it elsewhere, saying why the engine cannot be used."""
+    if in_ci():
+        pytest.fail(f"CI=true but the engine tests cannot run: {reason}", pytrace=False)
+    pytest.skip(f"no Docker engine or lab image here: {reason}")
+
+
+class HarnessSession:
+    """One pytest session's engine: a client, the lab image built at most once, and the
+    removal of the containers this session left behind."""
+
+    def __init__(self, config: HarnessConfig) -> None:
+        self.config = config
+        self._client: docker.DockerClient | None = None
+        self._image_ready = False
+        self._image_error: HarnessError | None = None
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """A client for the running engine, connected on first use (EngineError if none answers)."""
+        return self.connect()
+
+    def connect(self) -> docker.DockerClient:
+        """Connect to the engine unless already connected.
+
+        Raises:
+            EngineError: no engine answers.
+        """
+        if self._client is None:
+            from harness.backends.docker import engine
+
+            self._client = engine.connect()
+        return self._client
+
+    def prepare_lab_image(self) -> None:
+        """Build the lab image, or find it up to date, once per session.
+
+        A failure is remembered, so later tests fail fast instead of building again.
+        """
+        if self._image_ready:
+            return
+        if self._image_error is not None:
+            raise self._image_error
+        from harness.backends.docker import image
+
+        try:
+            image.build_lab_image(self.client, self.config, log=lambda line: None)
+        except HarnessError as exc:
+            self._image_error = exc
+            raise
+        self._image_ready = True
+
+    def require_lab_image(self) -> None:
+        """Like :meth:`prepare_lab_image`, but skips the test (fails it under CI) when the
+        image cannot be had."""
+        try:
+            self.prepare_lab_image()
+        except HarnessError as exc:
+            engine_unavailable(str(exc))
+
+    def backend(self, images: list[str]) -> DockerBackend:
+        """A Docker backend for scenarios whose targets use ``images``; the lab image is
+        only prepared when one of them is ``labapp``."""
+        from harness.backends.docker.backend import DockerBackend
+
+        if "labapp" in images:
+            self.require_lab_image()
+        return DockerBackend(self.client, self.config)
+
+    def remove_leftovers(self) -> list[str]:
+        """Remove every container carrying this session's owner label; their short ids."""
+        if self._client is None:
+            return []
+        from harness.backends.docker.container import remove_labelled
+
+        return remove_labelled(self._client, self.config.owner_label)
+
+    def close(self) -> None:
+        """Remove what is left and drop the connection."""
+        try:
+            self.remove_leftovers()
+        finally:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+class OomHarness:
+    """What a test gets from the ``oom_harness`` fixture: ``run`` a scenario, read its result."""
+
+    def __init__(self, session: HarnessSession, node: pytest.Item, rootpath: Path) -> None:
+        self.session = session
+        self.node = node
+        self.rootpath = rootpath
+        self.results: list[ScenarioResult] = node.stash.setdefault(RESULTS, [])
+
+    def run(self, scenario: ScenarioSpec, *, repeat: int | None = None, name: str | None = None) -> ScenarioResult:
+        """Run ``scenario`` on the local engine and return its result (the matrix included).
+
+        Args:
+            scenario: a scenario file (relative paths are tried from the working directory,
+                then from pytest's rootdir), a YAML-shaped mapping, or a Scenario.
+            repeat: the number of runs, instead of the scenario's own ``repeat``.
+            name: the scenario's name instead of its own (a mapping without a name gets
+                the test's); it labels the containers (``io.oom-harness.scenario``).
+
+        Raises:
+            ScenarioError: the scenario is invalid; EngineError: the engine refused a step.
+        """
+        resolved, source = self.resolve(scenario, repeat, name)
+        from harness.runner import run_scenario
+
+        backend = self.session.backend([resolved.target.image])
+        result = run_scenario(resolved, backend, scenario_file=source, show_progress=False)
+        self.results.append(result)
+        return result
+
+    def resolve(
+        self, scenario: ScenarioSpec, repeat: int | None = None, name: str | None = None
+    ) -> tuple[Scenario, str | None]:
+        """Turn what the test gave into a validated Scenario and the file it came from."""
+        if isinstance(scenario, Scenario):
+            return _override(scenario, repeat, name, f"{self.node.nodeid}: scenario"), None
+        if isinstance(scenario, Mapping):
+            data = {**scenario, **_overrides(repeat, name)}
+            return parse_scenario(data, f"{self.node.nodeid}: scenario", name=_test_name(self.node)), None
+        path = self._find(Path(scenario))
+        return _override(load_scenario(path, repeat=repeat), None, name, str(path)), str(path)
+
+    def _find(self, path: Path) -> Path:
+        if path.is_absolute() or path.exists():
+            return path
+        from_root = self.rootpath / path
+        return from_root if from_root.exists() else path
+
+
+def _overrides(repeat: int | None, name: str | None) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if repeat is not None:
+        values["repeat"] = repeat
+    if name is not None:
+        values["name"] = name
+    return values
+
+
+def _override(scenario: Scenario, repeat: int | None, name: str | None, source: str) -> Scenario:
+    """The scenario with another repeat count or name, validated like a file's."""
+    changes = _overrides(repeat, name)
+    if not changes:
+        return scenario
+    return parse_scenario({**scenario.model_dump(mode="json", by_alias=True), **changes}, source)
+
+
+def _test_name(node: pytest.Item) -> str:
+    """A scenario name made from the test's name (letters, digits, '.', '_', '-')."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", node.name).strip("-._")
+    return name[:64] or "test"
+
+
+@pytest.fixture(scope="session")
+def oom_harness_session() -> Iterator[HarnessSession]:
+    """The session's engine connection; removes this session's containers at the end."""
+    session = HarnessSession(HarnessConfig())
+    try:
+        session.connect()
+    except HarnessError as exc:
+        engine_unavailable(str(exc))
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def oom_harness(oom_harness_session: HarnessSession, request: pytest.FixtureRequest) -> OomHarness:
+    """Runs scenarios from a test: ``result = oom_harness.run("scenarios/spike.yaml", repeat=1)``."""
+    return OomHarness(oom_harness_session, request.node, request.config.rootpath)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Add the gap matrix of every scenario a failed test ran to its report."""
+    report = yield
+    results = item.stash.get(RESULTS, [])
+    if report.when == "call" and report.failed and results:
+        from harness.report import render_text
+
+        for result in results:
+            report.sections.append((f"oom-harness: scenario {result.scenario}", render_text(result)))
+    return report

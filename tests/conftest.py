@@ -6,16 +6,16 @@ CI must run the container tests for real. Elsewhere those tests skip with the re
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import docker
 import pytest
 
 from harness.config import HarnessConfig
-from harness.errors import HarnessError
+from harness.pytest_plugin import HarnessSession
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# pytest only accepts `pytest_plugins` in the top-level conftest; tests/plugin needs pytester.
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +24,14 @@ def harness_config() -> HarnessConfig:
 
 
 @pytest.fixture(scope="session")
-def docker_client(harness_config: HarnessConfig) -> Iterator[docker.DockerClient]:
-    """A client for a running engine with the lab image built (cached when unchanged)."""
-    from harness.backends.docker import engine, image
+def docker_client(oom_harness_session: HarnessSession) -> docker.DockerClient:
+    """A client for a running engine with the lab image built (cached when unchanged).
 
-    try:
-        client = engine.connect()
-        image.build_lab_image(client, harness_config, log=lambda line: None)
-    except HarnessError as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true but the engine tests cannot run: {exc}", pytrace=False)
-        pytest.skip(f"no Docker engine or lab image here: {exc}")
-    yield client
-    client.close()
+    The oom_harness plugin's session connects once, fails under CI or skips elsewhere,
+    and closes the client at the end.
+    """
+    oom_harness_session.require_lab_image()
+    return oom_harness_session.client
 
 
 @pytest.fixture

@@ -1,0 +1,455 @@
+"""The playbook's decision tree, walked on a result's evidence: where every verdict is made.
+
+The memory-leak playbook asks, in order: was the replica killed for memory; does memory
+grow toward the limit (no: look for another cause); how does the growth go with traffic
+and time; does it reset after the restart and grow again (yes: a leak or an unbounded
+buffer; no: peak demand over the limit). Each question is one function below that
+returns a :class:`Branch` with its answer and the figures behind it; :func:`conclude`
+turns the answers into one of three conclusions.
+
+One refinement over the playbook: a climb from baseline to the limit within a couple of
+seconds on one request is a peak, whatever happens after the restart, because the same
+request would be killed again at any limit it does not fit in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+from harness.diagnose.advice import advice
+from harness.diagnose.memory import CONSOLE, HIGH, MIB, MINUTE, mb
+from harness.diagnose.model import FIRM, LEAK, OTHER, PEAK, TENTATIVE, Branch, Diagnosis
+from harness.diagnose.runs import RunFacts, facts_of
+from harness.evidence import RunEvidence
+from harness.matrix import MatrixRow, aggregate, build_matrix, figures
+from harness.result import ScenarioResult
+from harness.scenario.units import format_size
+
+NEAR_LIMIT = 0.85  # memory this close to the limit "grows toward" it
+FAR_BELOW = 0.50  # ... and below this fraction it is well below it
+JUMP_S = 2.0  # a rise (10 % to 90 %) this fast is a jump, not a climb
+SAME_THRESHOLD = 0.10  # kills within a tenth of each other happened "at the same point"
+FLAT_BYTES = 16 * MIB  # a rise smaller than this is no rise
+
+YES = "yes"
+NO = "no"
+UNDECIDED = "undecided"
+STEADY = "steady climb"
+JUMP = "jump"
+MIXED = "mixed"
+
+
+def diagnose(result: ScenarioResult) -> Diagnosis:
+    """Walk the tree on a loaded result (any backend)."""
+    runs = [facts_of(r.evidence, r.figures) for r in result.runs]
+    return walk(result.scenario, runs, result.matrix, result.settings)
+
+
+def diagnose_runs(
+    evidence: Sequence[RunEvidence], scenario: str = "runs", settings: dict[str, Any] | None = None
+) -> Diagnosis:
+    """Walk the tree on bare evidence (e.g. built in a test or imported from a platform)."""
+    runs = [facts_of(ev, figures(ev)) for ev in evidence]
+    matrix = aggregate([build_matrix(ev) for ev in evidence]) if evidence else []
+    return walk(scenario, runs, matrix, settings or {})
+
+
+def walk(scenario: str, runs: list[RunFacts], matrix: list[MatrixRow], settings: dict[str, Any]) -> Diagnosis:
+    """Ask the questions in the playbook's order, stopping where it stops."""
+    branches = [kill_branch(runs), growth_branch(runs)]
+    if branches[-1].answer == YES:
+        branches.append(shape_branch(runs))
+        branches.append(repeat_branch(runs, branches[-1].answer))
+    conclusion, confidence = conclude(branches)
+    backend = ", ".join(sorted({r.evidence.backend for r in runs})) or "unknown"
+    return Diagnosis(scenario, backend, len(runs), conclusion, confidence, tuple(branches),
+                     advice(conclusion, runs, matrix, settings))
+
+
+# ---------------------------------------------------------------------------------------
+# A: was anything killed for memory?
+
+
+def kill_branch(runs: list[RunFacts]) -> Branch:
+    """Count the memory kills of every run and say what the container did meanwhile."""
+    evidence = [_kill_line(run) for run in runs]
+    evidence += _grouped([(run.run, _container_line(run)) for run in runs])
+    undecided: list[str] = []
+    for run in runs:
+        refused = sum(1 for o in run.evidence.of("console_logs") if o.kind == "memory_error")
+        if refused:
+            evidence.append(f"run {run.run}: the app logged {refused} MemoryError line(s): an allocation was refused")
+            if not run.killed:
+                undecided.append(
+                    "MemoryError without a kill: memory ran out inside the process (an allocation refused, e.g. by "
+                    "an address-space limit) before the container limit was reached; the tree starts from a kill, "
+                    "so it does not judge that failure")
+        if run.killed and not run.has_ground_truth:
+            undecided.append(
+                f"no cgroup counter or kernel log on this backend: kills counted from {run.kill_source}, "
+                "which only shows the kills the app or the platform reports")
+        if not run.killed and not run.has_ground_truth:
+            undecided.append("no cgroup counter or kernel log on this backend: a kill that nothing logs "
+                             "would not show here")
+    if not runs:
+        answer = UNDECIDED
+        undecided.append("the result holds no runs: there is nothing to judge")
+    else:
+        answer = YES if any(r.killed for r in runs) else NO
+    return Branch("kill", "Was a process killed for lack of memory?", answer, tuple(evidence),
+                  tuple(dict.fromkeys(undecided)))
+
+
+def _kill_line(run: RunFacts) -> str:
+    count = len(run.kill_times)
+    if not count:
+        reason = f"the {run.kill_source} counter stayed at 0" if run.has_ground_truth else "no kill signs"
+        return f"run {run.run}: no OOM kill ({reason})"
+    if run.confirmed:
+        line = f"run {run.run}: {count} OOM kill{'s' if count > 1 else ''} (from {run.kill_source})"
+    else:
+        line = f"run {run.run}: {count} kill{'s' if count > 1 else ''} by SIGKILL, not confirmed as OOM (from {run.kill_source})"
+    victim = next((k for k in run.evidence.kills if k.victim_name), None)
+    if victim is not None:
+        rss = f", anon RSS {victim.anon_rss_kb / 1024:.0f} MB" if victim.anon_rss_kb else ""
+        line += f"; the kernel's victim: {victim.victim_name}{rss}"
+    killed, new = run.figures.killed_pids, run.figures.replacement_pids
+    if killed:
+        line += f"; console: worker PID {_pids(killed)} was sent SIGKILL"
+        line += f", replaced by PID {_pids(new)}" if new else ", no replacement logged"
+    return line
+
+
+def _container_line(run: RunFacts) -> str:
+    if not run.evidence.available("lifecycle_events"):
+        return "no lifecycle events on this backend: whether the container exited is unknown"
+    exits = run.exits()
+    state = run.evidence.facts.get("final_state") or {}
+    restarts = state.get("restart_count")
+    restart_text = f", restart count {restarts}" if restarts is not None else ""
+    if not exits:
+        if run.killed:
+            return (f"the container never exited{restart_text}: the kill stayed inside it, "
+                    "so lifecycle events and the restart count had nothing to report")
+        return f"the container never exited{restart_text}"
+    codes = ", ".join(str(o.detail.get("exit_code", "unknown")) for o in exits)
+    oom = sum(1 for o in run.evidence.of("engine_state") if o.kind == "oom_killed")
+    return f"the container exited {len(exits)} time(s) (codes {codes}; OOMKilled {oom} time(s){restart_text})"
+
+
+# ---------------------------------------------------------------------------------------
+# C: does memory grow toward the limit?
+
+
+def growth_branch(runs: list[RunFacts]) -> Branch:
+    """Judge each run's memory against its limit from the best series it has."""
+    evidence: list[str] = []
+    undecided: list[str] = []
+    answers = []
+    for run in runs:
+        answer, lines, unknown = _growth_of(run)
+        answers.append(answer)
+        evidence += lines
+        undecided += unknown
+    if YES in answers:
+        answer = YES
+    elif answers and all(a == NO for a in answers):
+        answer = NO
+    else:
+        answer = UNDECIDED
+    return Branch("growth", "Does memory grow toward the limit?", answer, tuple(evidence),
+                  tuple(dict.fromkeys(undecided)))
+
+
+def _growth_of(run: RunFacts) -> tuple[str, list[str], list[str]]:
+    series, climb, limit = run.series, run.climb, run.limit
+    unknown: list[str] = []
+    if limit is None:
+        unknown.append("memory limit unknown: how close memory came to it cannot be said")
+    if series is None or climb is None:
+        if run.killed:
+            unknown.append("no memory readings at all: 'toward the limit' is taken from the kill itself")
+            return YES, [f"run {run.run}: no memory readings; the kill itself shows memory reached the limit"], unknown
+        unknown.append("no memory readings at all: growth cannot be judged")
+        return UNDECIDED, [f"run {run.run}: no memory readings"], unknown
+    share = climb.peak_bytes / limit if limit else None
+    of_limit = f", {share:.0%} of the {format_size(limit)} limit" if share is not None and limit else ""
+    the = "the " if run.killed else ""
+    before = " before the kill" if run.killed else ""
+    if series.resolution == MINUTE:
+        unknown.append("no high-resolution samples on this backend: growth judged from 1-minute averages, "
+                       "which hide any peak shorter than a minute")
+        line = f"run {run.run}: {series.label} peaked at {mb(climb.peak_bytes)}{before}{of_limit}"
+        return _minute_growth(run, share, line, unknown)
+    if series.resolution == CONSOLE:
+        unknown.append(f"no high-resolution samples on this backend: growth judged from the {len(series.points)} "
+                       "RSS lines the app logged")
+    if climb.rise_bytes < FLAT_BYTES:
+        line = f"run {run.run}: {series.label} stayed near {mb(climb.peak_bytes)}{before}{of_limit}"
+    else:
+        line = (f"run {run.run}: {series.label} rose from {mb(climb.base_bytes)} to {mb(climb.peak_bytes)} "
+                f"over {the}{climb.duration_s:.1f} s{before}{of_limit}")
+    if share is None:
+        return (YES if run.killed else UNDECIDED), [line], unknown
+    if share >= NEAR_LIMIT:
+        return YES, [line], unknown
+    if run.killed and run.confirmed:
+        # The OOM killer only acts at the limit: the readings missed the last stretch.
+        return YES, [line + "; the readings stop short of the limit, but an OOM kill happens only at it"], unknown
+    return NO, [line + ("; well below it" if share < FAR_BELOW else "")], unknown
+
+
+def _minute_growth(run: RunFacts, share: float | None, line: str, unknown: list[str]) -> tuple[str, list[str], list[str]]:
+    if run.killed:
+        return YES, [line + "; the kill itself shows memory reached the limit in between"], unknown
+    if share is not None and share >= NEAR_LIMIT:
+        return YES, [line], unknown
+    if share is not None and share < FAR_BELOW:
+        return NO, [line + "; well below it"], unknown
+    return UNDECIDED, [line], unknown
+
+
+# ---------------------------------------------------------------------------------------
+# E: how does the growth go with traffic and time?
+
+
+def shape_branch(runs: list[RunFacts]) -> Branch:
+    """A steady climb over time, or a jump on one request? Judged on the rise up to the
+    first kill (or the run's peak) of every run that has one."""
+    evidence: list[str] = []
+    undecided: list[str] = []
+    shapes = []
+    for run in runs:
+        if not run.killed and not _near(run):
+            continue
+        shape, line, unknown = _shape_of(run)
+        shapes.append(shape)
+        evidence.append(line)
+        undecided += unknown
+    decided = [s for s in shapes if s != UNDECIDED]
+    if not decided:
+        answer = UNDECIDED
+    elif all(s == decided[0] for s in decided):
+        answer = decided[0]
+    else:
+        mostly = STEADY if decided.count(STEADY) >= decided.count(JUMP) else JUMP
+        answer = f"{MIXED}, mostly {mostly}"
+        undecided.append(f"the runs disagree: {decided.count(STEADY)} climbed steadily, "
+                         f"{decided.count(JUMP)} jumped; the conclusion follows the majority")
+    return Branch("shape", "Compared with traffic and time: a steady climb, or a jump?", answer,
+                  tuple(evidence), tuple(dict.fromkeys(undecided)))
+
+
+def _shape_of(run: RunFacts) -> tuple[str, str, list[str]]:
+    series, climb = run.series, run.climb
+    if series is None or climb is None or climb.points < 2:
+        return UNDECIDED, f"run {run.run}: no memory readings to time the rise", [
+            "no memory readings: a climb cannot be told from a jump"]
+    if series.resolution == MINUTE:
+        return _minute_shape(run)
+    if climb.rise_time_s <= JUMP_S:
+        line = (f"run {run.run}: a jump from {mb(climb.base_bytes)} to {mb(climb.peak_bytes)} "
+                f"in {climb.rise_time_s:.1f} s{_trigger(run)}")
+        unknown = [] if series.resolution == HIGH else [
+            "the app's RSS lines are sparse: a jump between two of them may look like a climb"]
+        return JUMP, line, unknown
+    rate = climb.rise_bytes / MIB / climb.duration_s if climb.duration_s else 0.0
+    way = "with falls on the way" if climb.falls else "never falling back on the way"
+    line = (f"run {run.run}: a steady climb for {climb.duration_s:.1f} s at about {rate:.0f} MB/s "
+            f"over {climb.points} readings, {way}{_traffic(run)}")
+    return STEADY, line, []
+
+
+def _minute_shape(run: RunFacts) -> tuple[str, str, list[str]]:
+    series = run.series
+    assert series is not None
+    end = run.kill_times[0] if run.killed else series.points[-1][0]
+    minutes = [v for t, v in series.points if t <= end]
+    rising = 0
+    for before, after in pairwise(minutes):
+        rising = rising + 1 if after > before else 0
+    if rising >= 2:
+        return STEADY, f"run {run.run}: the 1-minute average rose for {rising + 1} minutes in a row", []
+    return UNDECIDED, f"run {run.run}: the 1-minute averages rose over {rising + 1} minute(s) only", [
+        "1-minute averages cannot tell a climb of a few seconds from a jump"]
+
+
+def _trigger(run: RunFacts) -> str:
+    """The request that started a jump, and what came back to the client."""
+    climb = run.climb
+    assert climb is not None
+    started = [r for r in run.evidence.requests if climb.start_t - 1.0 <= r.t <= climb.peak_t]
+    spikes = [o for o in run.evidence.of("console_logs")
+              if o.kind == "spike" and climb.start_t - 1.0 <= o.t <= climb.peak_t]
+    text = ""
+    if len(started) == 1:
+        req = started[0]
+        outcome = req.error or (str(req.status) if req.status else "no answer")
+        text = f", on one request: {req.method} {req.path} (step {req.step}), which got {outcome}"
+    elif started:
+        text = f", while {len(started)} requests ran"
+    if spikes and spikes[0].detail.get("mb"):
+        text += f"; the app logged a {spikes[0].detail['mb']} MB allocation"
+    return text
+
+
+def _traffic(run: RunFacts) -> str:
+    """What the client sent during a climb: growth that goes on while every request is
+    answered follows time, not one request."""
+    climb = run.climb
+    assert climb is not None
+    during = [r for r in run.evidence.requests if climb.start_t <= r.t <= climb.peak_t]
+    if not during:
+        return "; no requests during the climb"
+    failed = sum(1 for r in during if r.error)
+    answered = "all answered" if not failed else f"{failed} failed"
+    return f"; {len(during)} requests during the climb, {answered}"
+
+
+# ---------------------------------------------------------------------------------------
+# F: does it reset after the restart and grow again?
+
+
+def repeat_branch(runs: list[RunFacts], shape: str) -> Branch:
+    """Look after each kill (the sawtooth within a run) and across runs (each run is a
+    fresh container: the same climb again is the repeat)."""
+    question = "Does memory reset after the restart and grow again?"
+    killed = [r for r in runs if r.killed]
+    evidence = [line for run in killed for line in _reset_lines(run)]
+    undecided: list[str] = []
+    within = [r for r in killed if any(reset.grows_again for reset in r.resets)]
+    steady = [r for r in killed if _shape_of(r)[0] == STEADY]
+    if within:
+        answer = "yes, within a run"
+    elif shape.endswith(STEADY) and len(steady) >= 2:
+        answer = "yes, in every run" if len(steady) == len(killed) else "yes, in most runs"
+        evidence.append(_across_line(steady, len(killed)))
+        undecided += _short_watch(killed)
+    elif shape.endswith(JUMP):
+        answer = NO
+        evidence.append("each kill followed a jump on one request, not a renewed climb")
+    elif not killed:
+        answer = UNDECIDED
+        undecided.append("no kill: no restart to look after")
+    elif _watched_long_enough(killed):
+        answer = NO
+    else:
+        answer = UNDECIDED
+        undecided.append("one cycle only: cannot tell whether growth repeats after the restart "
+                         "(run the scenario again, e.g. --repeat 3)")
+        undecided += _short_watch(killed)
+    if any(r.series is not None and r.series.resolution == MINUTE for r in killed):
+        undecided.append("1-minute averages show a reset only when it lasts across minutes")
+    return Branch("repeat", question, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
+
+
+def _reset_lines(run: RunFacts) -> list[str]:
+    lines = []
+    killed, new = run.figures.killed_pids, run.figures.replacement_pids
+    for i, reset in enumerate(run.resets):
+        who = f"worker PID {killed[i]} killed" if i < len(killed) else f"kill {i + 1}"
+        if i < len(new):
+            who += f", replaced by {new[i]}"
+        if reset.level_bytes is None:
+            lines.append(f"run {run.run}: {who}; no memory readings after it")
+            continue
+        back = f"memory back to {mb(reset.level_bytes)}"
+        if reset.grows_again:
+            lines.append(f"run {run.run}: {who}, {back} then rising again (to {mb(reset.later_peak_bytes)})")
+        else:
+            lines.append(f"run {run.run}: {who}, {back} and flat for the {reset.watched_s:.1f} s the run went on")
+    if len(run.kill_times) > 1:
+        lines.append(f"run {run.run}: {len(run.kill_times)} kills in one run")
+    return lines
+
+
+def _across_line(steady: list[RunFacts], killed: int) -> str:
+    thresholds = [r.figures.kill_threshold_mb for r in steady if r.figures.kill_threshold_mb is not None]
+    durations = [r.climb.duration_s for r in steady if r.climb is not None]
+    line = (f"{len(steady)} of {killed} runs, each a fresh container, climbed steadily to a kill "
+            f"after {_span([round(d, 1) for d in durations])} s")
+    if thresholds and max(thresholds) <= (1 + SAME_THRESHOLD) * min(thresholds):
+        line += f", at {_span(thresholds)} MB allocated"
+    return line + ": the growth repeats"
+
+
+def _short_watch(killed: list[RunFacts]) -> list[str]:
+    """Say when runs ended too soon after their kill to see the replacement grow."""
+    short = []
+    for run in killed:
+        last = run.resets[-1] if run.resets else None
+        if run.climb is None or last is None or last.grows_again or last.level_bytes is None:
+            continue
+        if last.watched_s < run.climb.duration_s:
+            short.append((run, last.watched_s, run.climb.duration_s))
+    if not short:
+        return []
+    if len(short) == 1:
+        run, watched, took = short[0]
+        return [(f"run {run.run} went on for only {watched:.1f} s after the restart, less than the {took:.1f} s "
+                 "its climb took: whether the replacement grows again was not observable")]
+    watched = max(w for _, w, _ in short)
+    took = min(t for _, _, t in short)
+    return [(f"{len(short)} runs went on for at most {watched:.1f} s after the restart, less than the {took:.1f} s "
+             "or more their climbs took: whether the replacement grows again within a run was not observable")]
+
+
+def _watched_long_enough(killed: list[RunFacts]) -> bool:
+    """True when memory stayed flat after a kill for longer than the climb before it."""
+    for run in killed:
+        last = run.resets[-1] if run.resets else None
+        if run.climb is None or last is None or last.level_bytes is None or last.grows_again:
+            return False
+        if last.watched_s < run.climb.duration_s:
+            return False
+    return True
+
+
+def _near(run: RunFacts) -> bool:
+    return bool(run.climb and run.limit and run.climb.peak_bytes >= NEAR_LIMIT * run.limit)
+
+
+def _grouped(lines: list[tuple[int, str]]) -> list[str]:
+    """Lines that read the same for several runs, said once: ``runs 1, 2, 3: ...``."""
+    runs_of: dict[str, list[int]] = {}
+    for run, text in lines:
+        runs_of.setdefault(text, []).append(run)
+    return [f"run{'s' if len(runs) > 1 else ''} {_pids(runs)}: {text}" for text, runs in runs_of.items()]
+
+
+def _span(values: list[float]) -> str:
+    """``14.3`` or ``14.3-14.8``."""
+    low, high = min(values), max(values)
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def _pids(pids: list[int]) -> str:
+    return ", ".join(str(p) for p in pids)
+
+
+# ---------------------------------------------------------------------------------------
+# The conclusion
+
+
+def conclude(branches: list[Branch]) -> tuple[str, str]:
+    """The leaf of the tree the answers lead to, and how firmly."""
+    answers = {b.key: b.answer for b in branches}
+    if answers["kill"] == NO:
+        # "No kill" is only as sure as the kill counter behind it (see the kill branch).
+        sure = answers["growth"] == NO and not branches[0].undecided
+        return OTHER, FIRM if sure else TENTATIVE
+    if answers["growth"] != YES:
+        return OTHER, FIRM if answers["growth"] == NO else TENTATIVE
+    shape, repeat = answers["shape"], answers["repeat"]
+    unanimous = not shape.startswith(MIXED)
+    if shape.endswith(JUMP):
+        return PEAK, FIRM if unanimous else TENTATIVE
+    if shape.endswith(STEADY):
+        if repeat.startswith(YES):
+            return LEAK, FIRM if unanimous else TENTATIVE
+        # The playbook's "no" leads to peak demand; not knowing keeps the leak suspicion.
+        return (LEAK if repeat == UNDECIDED else PEAK), TENTATIVE
+    # No shape from the evidence: only a repeat seen in the readings can still point at a leak.
+    return (LEAK if repeat.startswith(YES) else PEAK), TENTATIVE
