@@ -68,10 +68,40 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.file, repeat=args.repeat)
-    backend = docker_backend(config, [scenario.target.image])
+    if args.backend == "azure" or args.dry_run or args.keep:
+        from harness.backends.azure.options import backend_from_args
+
+        backend = backend_from_args(args, scenario, log=_progress)
+        if backend is None:  # --dry-run printed what it would create and query
+            return 0
+    else:
+        backend = docker_backend(config, [scenario.target.image])
     result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
     out_dir = Path(args.out) if args.out else Path("results") / scenario.name
-    paths = write_reports(result, out_dir)
+    plot_file = None
+    if args.plot:
+        from harness.report.plot import plot_timeline
+
+        plot_file = plot_timeline(result, out_dir)[0].name
+    paths = write_reports(result, out_dir, plot_file)
+    print(render_text(result))
+    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    return 0 if result.passed else 1
+
+
+def cmd_import(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Build the gap matrix from evidence exported from Azure; write and print it like ``run``."""
+    from harness.importers.azure import import_from_args
+    from harness.report import render_text, write_reports
+
+    result = import_from_args(args)
+    out_dir = Path(args.out) if args.out else Path("results") / result.scenario
+    plot_file = None
+    if getattr(args, "plot", False):  # `import` has no --plot option (yet)
+        from harness.report.plot import plot_timeline
+
+        plot_file = plot_timeline(result, out_dir)[0].name
+    paths = write_reports(result, out_dir, plot_file)
     print(render_text(result))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0 if result.passed else 1
@@ -103,6 +133,18 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
         write_atomic(out / "compare.json", json.dumps(comparison.to_json(), indent=2) + "\n")
         write_atomic(out / "compare.md", "# oom-harness compare\n\n" + render_comparison(comparison, "github") + "\n")
     print(text)
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Walk the memory-leak playbook's tree on a result file; 0 whatever it concludes."""
+    import json
+
+    from harness.diagnose import diagnose, render_diagnosis
+    from harness.result import load_result
+
+    diagnosis = diagnose(load_result(args.result))
+    print(json.dumps(diagnosis.to_json(), indent=2) if args.json else render_diagnosis(diagnosis))
     return 0
 
 
@@ -142,7 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="folder for result.json, report.md, matrix.txt (default results/<scenario>)")
     run.add_argument("--repeat", type=int, help="number of runs (overrides the file's repeat)")
     run.add_argument("--quiet", action="store_true", help="no live progress line")
+    run.add_argument("--plot", action="store_true", help="also draw timeline.png/.svg (needs the plot extra)")
+    run.add_argument("--backend", choices=("docker", "azure"), default="docker",
+                     help="where to run: the local Docker engine (default) or Azure Container Apps")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the resources it would create and the queries it would send, then stop (azure)")
+    run.add_argument("--keep", action="store_true", help="keep the cloud resources after the run (azure)")
+    from harness.backends.azure.options import add_run_options
+
+    add_run_options(run)
     run.set_defaults(func=cmd_run)
+
+    imp = sub.add_parser("import", help="build the gap matrix from evidence exported from Azure (az CLI JSON)")
+    from harness.importers.azure import add_options as add_import_options
+
+    add_import_options(imp)
+    imp.set_defaults(func=cmd_import)
 
     cmp = sub.add_parser("compare", help="compare two results, or run two scenarios back to back")
     cmp.add_argument("a", help="result.json (or its folder), or a scenario YAML to run")
@@ -150,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", help="folder for compare.json and compare.md")
     cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
     cmp.set_defaults(func=cmd_compare)
+
+    diag = sub.add_parser("diagnose", help="walk the memory-leak playbook on a result: leak, peak demand or another cause")
+    diag.add_argument("result", help="a result.json (or the folder holding one) from any backend")
+    diag.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    diag.set_defaults(func=cmd_diagnose)
 
     clean = sub.add_parser("clean", help="remove containers the harness left behind")
     clean.set_defaults(func=cmd_clean)
