@@ -156,6 +156,14 @@ def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:
     return seen, note, under
 
 
+def _aggregate_note(notes: list[str]) -> str:
+    """``each run: ...`` when the runs agree, else the first two runs' notes."""
+    if len(set(notes)) == 1:
+        return f"each run: {notes[0]}"
+    shown = " | ".join(f"run {i + 1}: {note}" for i, note in enumerate(notes[:2]))
+    return shown + (f" | +{len(notes) - 2} more runs" if len(notes) > 2 else "")
+
+
 def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
     """One matrix over several runs: kills and sightings added up, verdicts re-judged."""
     if len(matrices) == 1:
@@ -169,7 +177,6 @@ def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
             continue
         seen = sum(r.kills_seen or 0 for r in column)
         partial = any(r.verdict == "partial" for r in column)
-        notes = list(dict.fromkeys(r.note for r in column if r.note))
-        note = notes[0] if len(notes) == 1 else " | ".join(f"run {i + 1}: {r.note}" for i, r in enumerate(column))
+        note = _aggregate_note([r.note for r in column])
         rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth, verdict(seen, truth, partial), note))
     return rows
