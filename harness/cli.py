@@ -11,9 +11,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.result import ScenarioResult
 
 
 def _progress(line: str) -> None:
@@ -63,7 +67,6 @@ def docker_backend(config: HarnessConfig, scenario_images: list[str]):  # type: 
 
 def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Run a scenario file, print the gap matrix, write result files."""
-    from harness.report import render_text, write_reports
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
 
@@ -77,9 +80,16 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     else:
         backend = docker_backend(config, [scenario.target.image])
     result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
-    out_dir = Path(args.out) if args.out else Path("results") / scenario.name
+    return _publish(result, args.out, args.plot)
+
+
+def _publish(result: ScenarioResult, out: str | None, plot: bool) -> int:
+    """Write the result files (and the timeline), print the report; the exit code."""
+    from harness.report import render_text, write_reports
+
+    out_dir = Path(out) if out else Path("results") / result.scenario
     plot_file = None
-    if args.plot:
+    if plot:
         from harness.report.plot import plot_timeline
 
         plot_file = plot_timeline(result, out_dir)[0].name
@@ -92,19 +102,9 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
 def cmd_import(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Build the gap matrix from evidence exported from Azure; write and print it like ``run``."""
     from harness.importers.azure import import_from_args
-    from harness.report import render_text, write_reports
 
     result = import_from_args(args)
-    out_dir = Path(args.out) if args.out else Path("results") / result.scenario
-    plot_file = None
-    if getattr(args, "plot", False):  # `import` has no --plot option (yet)
-        from harness.report.plot import plot_timeline
-
-        plot_file = plot_timeline(result, out_dir)[0].name
-    paths = write_reports(result, out_dir, plot_file)
-    print(render_text(result))
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
-    return 0 if result.passed else 1
+    return _publish(result, args.out, args.plot)
 
 
 def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignore[no-untyped-def]
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.importers.azure import add_options as add_import_options
 
     add_import_options(imp)
+    imp.add_argument("--plot", action="store_true", help="also draw timeline.png/.svg (needs the plot extra)")
     imp.set_defaults(func=cmd_import)
 
     cmp = sub.add_parser("compare", help="compare two results, or run two scenarios back to back")

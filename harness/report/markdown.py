@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.report.table import figures_table, matrix_table, pressure_tables, spread_table
+from harness.report.table import engine_line, figures_table, matrix_table, pressure_tables, spread_table
 from harness.result import ScenarioResult
 
 READING = (
@@ -20,8 +20,7 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str
     lines = [
         f"# oom-harness: {result.scenario}",
         "",
-        f"{len(result.runs)} run(s) on {engine.get('name', '?')} {engine.get('version', '?')}, "
-        f"cgroup v{engine.get('cgroup_version', '?')}, kernel {engine.get('kernel', '?')}. "
+        f"{len(result.runs)} run(s) on {engine_line(engine)}. "
         f"Expectations: **{'passed' if result.passed else 'FAILED'}**.",
         "",
         "## Gap matrix",

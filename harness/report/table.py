@@ -76,11 +76,19 @@ def pressure_tables(result: ScenarioResult, fmt: str = "simple") -> list[str]:
     return parts
 
 
+def engine_line(engine: dict[str, Any]) -> str:
+    """``docker 20.10.24, cgroup v1, kernel 6.1`` with only the parts the backend knows."""
+    parts = [" ".join(str(engine[k]) for k in ("name", "version") if engine.get(k)) or "unknown backend"]
+    if engine.get("cgroup_version"):
+        parts.append(f"cgroup v{engine['cgroup_version']}")
+    if engine.get("kernel"):
+        parts.append(f"kernel {engine['kernel']}")
+    return ", ".join(parts)
+
+
 def render_text(result: ScenarioResult) -> str:
     """The whole terminal report."""
-    engine = result.engine
-    head = (f"scenario {result.scenario}: {len(result.runs)} run(s) on {engine.get('name', '?')} "
-            f"{engine.get('version', '?')}, cgroup v{engine.get('cgroup_version', '?')}")
+    head = f"scenario {result.scenario}: {len(result.runs)} run(s) on {engine_line(result.engine)}"
     parts = [head, "", "Gap matrix", matrix_table(result.matrix), "", "Runs", figures_table(result)]
     if len(result.runs) > 1:
         parts += ["", "Spread across runs", spread_table(result)]
