@@ -163,7 +163,7 @@ def test_aggregate_adds_up_and_judges_again() -> None:
     assert (rows["cgroup"].kills_seen, rows["cgroup"].ground_truth_kills, rows["cgroup"].verdict) == (2, 2, "visible")
     assert (rows["console_logs"].kills_seen, rows["console_logs"].verdict) == (1, "partial")
     assert rows["console_logs"].note == "run 1: 1 kill lines | run 2: 0 kill lines"
-    assert rows["cgroup"].note == "1 oom_kill increments"
+    assert rows["cgroup"].note == "each run: 1 oom_kill increments"
     assert rows["lifecycle_events"].verdict == "gap"
 
 
