@@ -171,10 +171,10 @@ class KernelLogCollector:
                     self.records.append(record)
 
 
-def kills_from(records: list[KmsgRecord], container_id: str, boot_wall: float) -> list[Kill]:
+def kills_from(kills: list[KernelKill], boot_wall: float) -> list[Kill]:
     """Kernel kills as ground-truth :class:`Kill` records (kernel time, victim, RSS)."""
     return [
         Kill(t=boot_wall + k.usec / 1e6, victim_pid=k.pid, victim_name=k.name,
              anon_rss_kb=k.anon_rss_kb, kernel_t=boot_wall + k.usec / 1e6)
-        for k in find_kills(records, container_id)
+        for k in kills
     ]

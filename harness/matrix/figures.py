@@ -119,6 +119,7 @@ def _time_to_oom(evidence: RunEvidence, first_kill: float | None) -> float | Non
     """From the first load step (an HTTP call or burst) to the first kill."""
     if first_kill is None:
         return None
-    loads = [t for t, label in evidence.marks if label.split(":")[1:2] and label.split(":")[1] in ("http", "burst")]
+    # Marks are labelled "<index>:<step kind>:<name or path>".
+    loads = [t for t, label in evidence.marks if label.split(":")[1:2] in (["http"], ["burst"])]
     start = min(loads, default=evidence.started_at)
     return round(first_kill - start, 2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 KiB = 1024
@@ -64,6 +65,21 @@ def _split_quantity(text: str) -> tuple[str, Decimal, str] | None:
         return None
 
 
+def _quantity(value: object, units: Mapping[str, object], noun: str, hint: str) -> tuple[Decimal, str]:
+    """The number and lower-cased unit of a quantity string such as ``"0.5Gi"`` or ``"2s"``.
+
+    Raises ValueError naming the value when it is not a string of that shape, has a unit
+    not in ``units``, or is negative.
+    """
+    parts = _split_quantity(value) if isinstance(value, str) else None
+    if parts is None or parts[2].lower() not in units:
+        raise ValueError(f"{quote_value(value)} is not a {noun} ({hint})")
+    sign, number, unit = parts
+    if sign == "-" and number != 0:
+        raise ValueError(f"{quote_value(value)} is not a {noun}: {noun}s cannot be negative")
+    return number, unit.lower()
+
+
 def parse_size(value: int | str) -> int:
     """Return a size in bytes from an int of bytes or a string such as ``"0.5Gi"``.
 
@@ -81,15 +97,8 @@ def parse_size(value: int | str) -> int:
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{quote_value(value)} is not a size ({SIZE_HINT})")
         return math.floor(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{quote_value(value)} is not a size ({SIZE_HINT})")
-    parts = _split_quantity(value)
-    if parts is None or parts[2].lower() not in _SIZE_UNITS:
-        raise ValueError(f"{quote_value(value)} is not a size ({SIZE_HINT})")
-    sign, number, unit = parts
-    if sign == "-" and number != 0:
-        raise ValueError(f"{quote_value(value)} is not a size: sizes cannot be negative")
-    return math.floor(number * _SIZE_UNITS[unit.lower()])
+    number, unit = _quantity(value, _SIZE_UNITS, "size", SIZE_HINT)
+    return math.floor(number * _SIZE_UNITS[unit])
 
 
 def parse_duration(value: int | float | str) -> float:
@@ -108,15 +117,8 @@ def parse_duration(value: int | float | str) -> float:
                 f"{quote_value(value)} is not a duration: durations cannot be negative"
             )
         return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{quote_value(value)} is not a duration ({DURATION_HINT})")
-    parts = _split_quantity(value)
-    if parts is None or parts[2].lower() not in _DURATION_UNITS:
-        raise ValueError(f"{quote_value(value)} is not a duration ({DURATION_HINT})")
-    sign, number, unit = parts
-    if sign == "-" and number != 0:
-        raise ValueError(f"{quote_value(value)} is not a duration: durations cannot be negative")
-    return float(number) * _DURATION_UNITS[unit.lower()]
+    number, unit = _quantity(value, _DURATION_UNITS, "duration", DURATION_HINT)
+    return float(number) * _DURATION_UNITS[unit]
 
 
 def format_size(n: int) -> str:

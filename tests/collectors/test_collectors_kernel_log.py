@@ -99,7 +99,7 @@ def test_kills_become_observations_and_ground_truth_on_the_wall_clock(recorded: 
     assert (obs.source, obs.kind, obs.kill) == ("kernel_log", "oom_kill", True)
     assert obs.t == pytest.approx(1708.587403)
     assert obs.detail["victim_pid"] == 3811 and obs.detail["anon_rss_kb"] == 252740
-    (kill,) = kills_from(records, container_id, boot_wall=1000.0)
+    (kill,) = kills_from(find_kills(records, container_id), boot_wall=1000.0)
     assert kill.t == kill.kernel_t == pytest.approx(1708.587403)
     assert (kill.victim_pid, kill.victim_name, kill.anon_rss_kb) == (3811, "gunicorn", 252740)
     assert kill.detected_at is None and kill.detection_latency_ms is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import replace
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -167,10 +168,9 @@ class DockerSession:
             self.oom.snapshot() + self.events.snapshot() + self.state.snapshot()
             + console_logs.parse_logs(raw_logs, fallback_t=ended)
         )
-        kills = self._kills()
-        if self.kmsg.status.available:
-            observations += kernel_log.to_observations(
-                kernel_log.find_kills(self.kmsg.snapshot(), self.container.id), self.kmsg.boot_wall)
+        kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if self.kmsg.status.available else []
+        observations += kernel_log.to_observations(kernel, self.kmsg.boot_wall)
+        kills = self._kills(kernel_log.kills_from(kernel, self.kmsg.boot_wall))
         samples = self.sampler.snapshot()
         working = [s.working_set_bytes for s in samples if s.working_set_bytes is not None]
         return RunEvidence(
@@ -191,21 +191,13 @@ class DockerSession:
                    "final_state": self.state.state, "console_log_lines": raw_logs.count("\n")},
         )
 
-    def _kills(self) -> list[Kill]:
+    def _kills(self, kernel: list[Kill]) -> list[Kill]:
         """Ground-truth kills: the kernel's record (victim, time) matched in order with
         the moments the cgroup counter showed them (detection time)."""
         detected = [o.t for o in self.oom.snapshot()]
-        kernel = kernel_log.kills_from(self.kmsg.snapshot(), self.container.id, self.kmsg.boot_wall) \
-            if self.kmsg.status.available else []
-        count = max(len(detected), len(kernel))
-        kills = []
-        for i in range(count):
-            k = kernel[i] if i < len(kernel) else None
-            d = detected[i] if i < len(detected) else None
-            kills.append(Kill(
-                t=k.t if k else (d or 0.0), victim_pid=k.victim_pid if k else None,
-                victim_name=k.victim_name if k else None, anon_rss_kb=k.anon_rss_kb if k else None,
-                detected_at=d, kernel_t=k.kernel_t if k else None))
+        kills = [replace(k, detected_at=d) for k, d in zip(kernel, detected)]
+        kills += kernel[len(detected):]  # seen in the kernel log only (cgroup gone with the container)
+        kills += [Kill(t=d, detected_at=d) for d in detected[len(kernel):]]  # no kernel log to read
         return kills
 
     def _status(self) -> dict[str, SourceStatus]:
