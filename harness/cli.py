@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.result import ScenarioResult
+    from harness.scenario import Scenario
 
 
 def _progress(line: str) -> None:
@@ -25,23 +26,28 @@ def _progress(line: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Make this machine ready: an engine (installed and started where allowed) and the image."""
+    """Make this machine ready: an engine (installed and started where allowed), the lab
+    image and the ingress (HAProxy) image."""
     from harness.backends.docker import engine, image
+    from harness.backends.docker.ingress import build_ingress_image
 
     client = engine.ensure_engine(config, log=_progress)
     info = engine.describe(client)
     _progress(f"engine: docker {info.version}, cgroup v{info.cgroup_version} ({info.cgroup_driver})")
     image.build_lab_image(client, config, log=_progress)
+    build_ingress_image(client, config, log=_progress)
     return 0
 
 
 def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Build the lab image (online or offline path, cached)."""
+    """Build the lab image and the ingress image (online or offline path, cached)."""
     from harness.backends.docker import engine, image
+    from harness.backends.docker.ingress import build_ingress_image
 
     client = engine.connect()
     build = image.build_lab_image(client, config, log=_progress, force=args.force)
     print(f"{build.tag} {build.image_id[:19]} ({build.path})")
+    print(build_ingress_image(client, config, log=_progress, force=args.force))
     return 0
 
 
@@ -54,14 +60,13 @@ def cmd_engine_start(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0
 
 
-def docker_backend(config: HarnessConfig, scenario_images: list[str]):  # type: ignore[no-untyped-def]
-    """Connect to the engine and make sure the lab image is current when a scenario uses it."""
-    from harness.backends.docker import engine, image
-    from harness.backends.docker.backend import DockerBackend
+def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[no-untyped-def]
+    """Connect to the engine and make sure the images the scenario uses are current."""
+    from harness.backends.docker import engine
+    from harness.backends.docker.backend import DockerBackend, prepare_images
 
     client = engine.connect()
-    if "labapp" in scenario_images:
-        image.build_lab_image(client, config, log=_progress)
+    prepare_images(client, config, scenario, log=_progress)
     return DockerBackend(client, config)
 
 
@@ -78,7 +83,7 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
         if backend is None:  # --dry-run printed what it would create and query
             return 0
     else:
-        backend = docker_backend(config, [scenario.target.image])
+        backend = docker_backend(config, scenario)
     result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
     return _publish(result, args.out, args.plot)
 
@@ -115,7 +120,7 @@ def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignor
 
     if source.endswith((".yaml", ".yml")):
         scenario = load_scenario(source)
-        return run_scenario(scenario, docker_backend(config, [scenario.target.image]), source, not quiet)
+        return run_scenario(scenario, docker_backend(config, scenario), source, not quiet)
     return load_result(source)
 
 
@@ -149,12 +154,12 @@ def cmd_diagnose(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Remove every container the harness left behind (after a hard kill of the harness)."""
+    """Remove every container and network the harness left behind (after a hard kill of the harness)."""
     from harness.backends.docker import engine
     from harness.backends.docker.container import remove_labelled
 
     removed = remove_labelled(engine.connect(), config.label)
-    print(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    print(f"removed {len(removed)} container(s) and network(s)" + (f": {' '.join(removed)}" if removed else ""))
     return 0
 
 
@@ -165,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    setup = sub.add_parser("setup", help="start (or install) a Docker engine and build the lab image")
+    setup = sub.add_parser("setup", help="start (or install) a Docker engine and build the lab and ingress images")
     setup.set_defaults(func=cmd_setup)
 
     eng = sub.add_parser("engine", help="container engine commands")
@@ -173,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = eng_sub.add_parser("start", help="ensure a Docker engine answers (installs/starts dockerd as root on Debian)")
     start.set_defaults(func=cmd_engine_start)
 
-    img = sub.add_parser("image", help="lab image commands")
+    img = sub.add_parser("image", help="image commands")
     img_sub = img.add_subparsers(dest="image_command", required=True)
-    build = img_sub.add_parser("build", help="build the lab image (offline when no registry answers)")
+    build = img_sub.add_parser("build", help="build the lab and ingress images (offline when no registry answers)")
     build.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
     build.set_defaults(func=cmd_image_build)
 

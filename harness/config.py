@@ -23,6 +23,8 @@ class HarnessConfig:
 
     Attributes:
         image: tag of the lab image that scenarios get when they name ``labapp``.
+        ingress_image: tag of the HAProxy image put in front of the app when a scenario
+            declares an ``ingress``.
         base_image: the public base for the online build path.
         offline_base_image: tag of the local Debian base made by debootstrap for the offline path.
         debian_mirror: mirror for debootstrap; empty means debootstrap's own default.
@@ -36,6 +38,7 @@ class HarnessConfig:
     """
 
     image: str = field(default_factory=lambda: _env("IMAGE", "oom-harness/labapp:latest"))
+    ingress_image: str = field(default_factory=lambda: _env("INGRESS_IMAGE", "oom-harness/haproxy:latest"))
     base_image: str = field(default_factory=lambda: _env("BASE_IMAGE", "python:3.11-slim"))
     offline_base_image: str = field(
         default_factory=lambda: _env("OFFLINE_BASE_IMAGE", "oom-harness/base:bookworm-py311")

@@ -62,6 +62,8 @@ class HarnessSession:
         self._client: docker.DockerClient | None = None
         self._image_ready = False
         self._image_error: HarnessError | None = None
+        self._ingress_ready = False
+        self._ingress_error: HarnessError | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -106,13 +108,34 @@ class HarnessSession:
         except HarnessError as exc:
             engine_unavailable(str(exc))
 
-    def backend(self, images: list[str]) -> DockerBackend:
-        """A Docker backend for scenarios whose targets use ``images``; the lab image is
-        only prepared when one of them is ``labapp``."""
+    def prepare_ingress_image(self) -> None:
+        """Build the HAProxy image, or find it up to date, once per session (a failure is
+        remembered like the lab image's)."""
+        if self._ingress_ready:
+            return
+        if self._ingress_error is not None:
+            raise self._ingress_error
+        from harness.backends.docker.ingress import build_ingress_image
+
+        try:
+            build_ingress_image(self.client, self.config, log=lambda line: None)
+        except HarnessError as exc:
+            self._ingress_error = exc
+            raise
+        self._ingress_ready = True
+
+    def backend(self, scenario: Scenario) -> DockerBackend:
+        """A Docker backend for ``scenario``, with the images it uses prepared: the lab
+        image when its target is ``labapp``, the HAProxy image when it has an ingress."""
         from harness.backends.docker.backend import DockerBackend
 
-        if "labapp" in images:
+        if scenario.target.uses_lab_image:
             self.require_lab_image()
+        if scenario.ingress is not None:
+            try:
+                self.prepare_ingress_image()
+            except HarnessError as exc:
+                engine_unavailable(str(exc))
         return DockerBackend(self.client, self.config)
 
     def remove_leftovers(self) -> list[str]:
@@ -158,7 +181,7 @@ class OomHarness:
         resolved, source = self.resolve(scenario, repeat, name)
         from harness.runner import run_scenario
 
-        backend = self.session.backend([resolved.target.image])
+        backend = self.session.backend(resolved)
         result = run_scenario(resolved, backend, scenario_file=source, show_progress=False)
         self.results.append(result)
         return result

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.attempts import trace_requests
 from harness.errors import ResultError
 from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence, SourceStatus
 from harness.matrix import MatrixRow, RunFigures
@@ -120,7 +121,10 @@ def _find(rows: list[MatrixRow], source_id: str) -> MatrixRow:
 def _run_json(run: RunResult) -> dict[str, Any]:
     ev, fig = run.evidence, run.figures
     pressure = pressure_report(ev)
-    extra = {"pressure": pressure.to_json()} if pressure else {}
+    extra: dict[str, Any] = {"pressure": pressure.to_json()} if pressure else {}
+    notable = [t.to_json() for t in trace_requests(ev) if t.notable]
+    if notable:
+        extra["per_request"] = notable
     return {**extra,
         "run": ev.run,
         "backend": ev.backend,

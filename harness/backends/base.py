@@ -27,9 +27,15 @@ class LiveStatus:
 
 
 class TargetSession(Protocol):
-    """A running target: where to send requests, what it looks like now, what it left."""
+    """A running target: where to send requests, what it looks like now, what it left.
+
+    ``base_url`` is where the client's requests go (through an ingress when the scenario
+    has one); ``probe_url`` is where the health probe goes, straight to the target as a
+    platform's probes do. Without an ingress they are the same.
+    """
 
     base_url: str
+    probe_url: str
 
     def live(self) -> LiveStatus:
         """Current kills (ground truth), memory, allocated MB and whether the target exited."""

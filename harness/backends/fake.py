@@ -93,6 +93,7 @@ class FakeSession:
 
     def __init__(self, script: FakeScript, run: int) -> None:
         self.base_url = script.base_url
+        self.probe_url = script.base_url
         self.run = run
         self.live_calls = 0
         self.finished = False

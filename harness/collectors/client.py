@@ -52,6 +52,7 @@ def classify_status(status: int, expected: int | None) -> str | None:
 
 
 FAILURE_THRESHOLD = 3
+BODY_CHARS = 300
 
 
 def new_client(base_url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -74,7 +75,8 @@ def send(
         return ClientRequest(started, step, method, path, None, classify_exception(exc), latency, request_id), None
     latency = (time.perf_counter() - t0) * 1000
     error = classify_status(response.status_code, expect_status)
-    return ClientRequest(started, step, method, path, response.status_code, error, latency, request_id), response
+    body = response.text[:BODY_CHARS] if response.status_code >= 400 else None
+    return ClientRequest(started, step, method, path, response.status_code, error, latency, request_id, body), response
 
 
 def request_observations(requests: list[ClientRequest]) -> list[Observation]:

@@ -36,8 +36,24 @@ _PATTERNS: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
 _NUMERIC = {"pid", "code", "mb", "status"}
 
 
+# Where a second tagged record starts inside one line: two threads that printed at once
+# (older lab images, other apps) leave ``[REQ] start ... pid=13[REQ] start ... pid=13``.
+_RECORD_START = re.compile(r"(?<=\S)(?=\[(?:REQ|OOM-TEST|PID1|SUPERVISOR)\] )")
+
+
+def parse_text(text: str, t: float) -> list[Observation]:
+    """Every observation in one console line (usually none or one; more when records
+    written at the same instant were joined on one line)."""
+    found = []
+    for record in _RECORD_START.split(text):
+        obs = parse_line(record, t)
+        if obs is not None:
+            found.append(obs)
+    return found
+
+
 def parse_line(text: str, t: float) -> Observation | None:
-    """Classify one console line; None for lines no pattern knows."""
+    """Classify one console record; None for lines no pattern knows."""
     for kind, kill, pattern in _PATTERNS:
         match = pattern.search(text)
         if match:
@@ -77,9 +93,7 @@ def parse_logs(raw: str, fallback_t: float = 0.0) -> list[Observation]:
     found = []
     for line in raw.splitlines():
         t, text = split_timestamp(line)
-        obs = parse_line(text, t if t is not None else fallback_t)
-        if obs is not None:
-            found.append(obs)
+        found += parse_text(text, t if t is not None else fallback_t)
     return found
 
 
@@ -93,12 +107,10 @@ class LiveConsole:
 
     def feed(self, raw_line: str) -> None:
         t, text = split_timestamp(raw_line)
-        obs = parse_line(text, t or 0.0)
-        if obs is None:
-            return
-        if obs.kind == "progress":
-            self.allocated_mb = obs.detail.get("allocated_mb")
-        elif obs.kill:
-            self.kill_lines += 1
-        if self._on_observation:
-            self._on_observation(obs)
+        for obs in parse_text(text, t or 0.0):
+            if obs.kind == "progress":
+                self.allocated_mb = obs.detail.get("allocated_mb")
+            elif obs.kill:
+                self.kill_lines += 1
+            if self._on_observation:
+                self._on_observation(obs)

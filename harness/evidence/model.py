@@ -83,7 +83,8 @@ class MemorySample:
 class ClientRequest:
     """One request the client sent, and what came back.
 
-    ``error`` is one of ``reset``, ``empty_reply``, ``timeout``, ``connect``, ``5xx``,
+    ``body`` keeps the first 300 characters of an answer with status 400 or
+    more, so a report can show what a proxy told the client. ``error`` is one of ``reset``, ``empty_reply``, ``timeout``, ``connect``, ``5xx``,
     ``unexpected_status`` or None.
     """
 
@@ -95,6 +96,7 @@ class ClientRequest:
     error: str | None
     latency_ms: float
     request_id: str | None = None
+    body: str | None = None  # the start of an error answer (a proxy's 502 page, say)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from harness.attempts import RequestTrace
 from harness.matrix import MatrixRow, RunFigures
-from harness.scenario.model import Expectations
+from harness.scenario.model import Expectations, KillCount
 
 
-def check_run(run: int, expect: Expectations, figures: RunFigures, matrix: list[MatrixRow]) -> list[str]:
+def check_run(
+    run: int, expect: Expectations, figures: RunFigures, matrix: list[MatrixRow],
+    traces: Sequence[RequestTrace] = (),
+) -> list[str]:
     """One line per expectation that does not hold in this run."""
     failures = []
     if expect.kills is not None and not expect.kills.matches(figures.oom_kills):
@@ -20,4 +26,28 @@ def check_run(run: int, expect: Expectations, figures: RunFigures, matrix: list[
         if row.verdict not in allowed:
             seen = "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}"
             failures.append(f"run {run}: {source} was {row.verdict} ({seen}), expected {' or '.join(allowed)}")
+    for step, wanted in expect.per_request.items():
+        failures += _check_step_requests(run, step, wanted.attempts, wanted.kills, traces)
+    return failures
+
+
+def _check_step_requests(
+    run: int, step: str, attempts: KillCount | None, kills: KillCount | None, traces: Sequence[RequestTrace],
+) -> list[str]:
+    """Every client request of ``step`` must have caused the expected attempts and kills."""
+    mine = [t for t in traces if t.step == step]
+    if not mine:
+        return [f"run {run}: step {step} sent no request to judge per_request by"]
+    failures = []
+    for name, wanted in (("attempts", attempts), ("kills", kills)):
+        if wanted is None:
+            continue
+        for trace in mine:
+            seen = getattr(trace, name)
+            if seen is None:
+                failures.append(f"run {run}: step {step}, request {trace.request_id}: {name} unavailable "
+                                "(the app logs no request ids)")
+            elif not wanted.matches(seen):
+                failures.append(f"run {run}: step {step}, request {trace.request_id}: expected "
+                                f"{wanted.describe()} {name} per request, saw {seen}")
     return failures

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.attempts import trace_requests
 from harness.backends.base import Backend, TargetSession
 from harness.collectors.client import HealthProber, outages, request_observations
 from harness.evidence import RunEvidence, SourceStatus
@@ -46,7 +47,7 @@ def run_once(
     run_figures = figures(evidence)
     matrix = build_matrix(evidence)
     failures = [f"run {run}: {step_failure}"] if step_failure else []
-    failures += check_run(run, scenario.expect, run_figures, matrix)
+    failures += check_run(run, scenario.expect, run_figures, matrix, trace_requests(evidence))
     return RunResult(evidence, run_figures, matrix, failures)
 
 
@@ -58,7 +59,7 @@ def _drive(
     progress = ProgressLine(f"[{scenario.name} run {run}/{scenario.repeat}]", session.live)
     driver = StepDriver(session, scenario.target.health_path, deadline, transport,
                         on_phase=progress.set_phase if show_progress else lambda _: None)
-    prober = HealthProber(session.base_url, scenario.target.health_path, transport=transport)
+    prober = HealthProber(session.probe_url, scenario.target.health_path, transport=transport)
     failure: str | None = None
     if show_progress:
         progress.start()

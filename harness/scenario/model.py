@@ -386,6 +386,65 @@ def _restart_form(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------
+# Ingress
+
+# HAProxy's ``retry-on`` keywords that make sense in front of the lab app; a status code
+# retries when the server answered with it.
+RETRY_ON: tuple[str, ...] = (
+    "conn-failure", "empty-response", "junk-response", "response-timeout",
+    "500", "502", "503", "504", "all-retryable-errors",
+)
+RetryOn = Literal[
+    "conn-failure", "empty-response", "junk-response", "response-timeout",
+    "500", "502", "503", "504", "all-retryable-errors",
+]
+
+
+# Words users reach for that HAProxy spells differently.
+_RETRY_HINTS = {
+    "reset": 'a reset before any answer is "empty-response", a reset mid-answer "junk-response"',
+    "connect-failure": 'HAProxy calls it "conn-failure"',
+    "timeout": 'HAProxy calls it "response-timeout"',
+    "5xx": 'list the codes: "500", "502", "503", "504"',
+}
+
+
+def _retry_on_form(value: Any) -> Any:
+    """``retry_on: empty-response`` is one item; status codes may be written as numbers."""
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if text not in RETRY_ON:
+            hint = _RETRY_HINTS.get(str(text), f"expected one of: {', '.join(RETRY_ON)}")
+            raise ValueError(f"{quote_value(item)} is not a retry condition ({hint})")
+        out.append(text)
+    if not out:
+        raise ValueError("give at least one retry condition")
+    return list(dict.fromkeys(out))
+
+
+class Ingress(_Model):
+    """A reverse proxy in front of the app, as a platform's ingress is (Envoy on Container
+    Apps): the client's requests go through it, the health probe goes straight to the app.
+
+    ``retries`` is how many more times the proxy sends a request after the first attempt
+    failed in one of the ``retry_on`` ways (HAProxy's keywords: ``conn-failure`` -- no
+    connection; ``empty-response`` -- the server closed or reset the connection before
+    answering, which is what an OOM-killed worker does; ``junk-response`` -- a cut-off
+    answer; ``response-timeout`` -- no answer within ``timeout_server``; or a status code).
+    ``retries: 0`` turns retrying off.
+    """
+
+    kind: Literal["haproxy"] = "haproxy"
+    retries: Annotated[StrictInt, Field(ge=0, le=20)] = 0
+    retry_on: Annotated[list[RetryOn], BeforeValidator(_retry_on_form)] = ["conn-failure"]
+    timeout_connect: Timeout = 5.0
+    timeout_server: Timeout = 60.0
+    timeout_client: Timeout = 60.0
+
+
+# ---------------------------------------------------------------------------------------
 # Conditions
 
 
@@ -695,12 +754,31 @@ def _sources_form(value: Any) -> Any:
     return {source: _verdict_list(source, verdicts) for source, verdicts in value.items()}
 
 
+class PerRequest(_Model):
+    """What each client request of one named step must have caused: how many attempts
+    reached the app (a retrying ingress sends more than one) and how many OOM kills
+    those attempts caused."""
+
+    attempts: Count | None = None
+    kills: Count | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PerRequest:
+        if self.attempts is None and self.kills is None:
+            raise ValueError("give attempts, kills or both")
+        return self
+
+
 class Expectations(_Model):
-    """What a run must show; any that fails makes the exit code 1."""
+    """What a run must show; any that fails makes the exit code 1.
+
+    ``per_request`` is keyed by the name of an ``http`` or ``burst`` step.
+    """
 
     kills: Count | None = None
     sources: Annotated[dict[SourceId, list[Verdict]], BeforeValidator(_sources_form)] = {}
     client_errors: Count | None = None
+    per_request: dict[NonBlank, PerRequest] = {}
 
     def allowed_verdicts(self, source: SourceId) -> tuple[Verdict, ...]:
         """The verdicts accepted for ``source``; empty when the scenario expects nothing."""
@@ -735,5 +813,18 @@ class Scenario(_Model):
     sample_interval: Annotated[Duration, _seconds_within(0.005, 5.0)] = 0.02
     settle: Annotated[Duration, _seconds_within(0.0, 60.0)] = 1.0
     run_timeout: Annotated[Duration, _seconds_within(0.0, MAX_TIMEOUT, allow_minimum=False)] = 120.0
+    ingress: Ingress | None = None
     steps: Annotated[list[Step], Field(min_length=1)]
     expect: Expectations = Expectations()
+
+    @model_validator(mode="after")
+    def _per_request_names_steps(self) -> Scenario:
+        named = [step.name for step in self.steps if isinstance(step, (HttpStep, BurstStep)) and step.name]
+        unknown = [name for name in self.expect.per_request if name not in named]
+        if unknown:
+            known = ", ".join(named) or "none: give an http or burst step a name"
+            raise ValueError(
+                f"expect.per_request: {_quoted(unknown)} names no http or burst step "
+                f"(named steps: {known})"
+            )
+        return self

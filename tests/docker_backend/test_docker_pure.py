@@ -17,7 +17,7 @@ from docker.errors import DockerException
 from harness.backends.docker.backend import container_spec
 from harness.backends.docker.container import LabContainer
 from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
-from harness.backends.docker.image import SOURCE_PATTERNS, _follow_build, source_digest
+from harness.backends.docker.image import SOURCE_PATTERNS, follow_build, source_digest
 from harness.config import PROJECT_ROOT, HarnessConfig
 from harness.errors import EngineError, ImageError, ScenarioError
 from harness.scenario import Scenario, parse_scenario
@@ -98,7 +98,7 @@ def test_files_outside_the_image_do_not_change_the_digest(context: Path) -> None
     assert source_digest(context) == before
 
 
-def test_follow_build_takes_the_image_id_and_stops_at_errors() -> None:
+def testfollow_build_takes_the_image_id_and_stops_at_errors() -> None:
     logged: list[str] = []
     stream: list[dict[str, Any]] = [
         {"stream": "Step 1/9 : ARG BASE_IMAGE=python:3.11-slim\n"},
@@ -106,16 +106,16 @@ def test_follow_build_takes_the_image_id_and_stops_at_errors() -> None:
         {"stream": " ---> Using cache\n"},
         {"aux": {"ID": "sha256:800ebe148509aa"}},
     ]
-    assert _follow_build(iter(stream), logged.append) == "sha256:800ebe148509aa"
+    assert follow_build(iter(stream), logged.append) == "sha256:800ebe148509aa"
     assert logged == ["image: Step 1/9 : ARG BASE_IMAGE=python:3.11-slim"]
     legacy: list[dict[str, Any]] = [{"stream": "Successfully built 800ebe148509\n"}, {"stream": "Successfully tagged x:latest\n"}]
-    assert _follow_build(iter(legacy), logged.append) == "800ebe148509"
-    assert _follow_build(iter([{"stream": "Step 1/1 : FROM x\n"}]), logged.append) is None
+    assert follow_build(iter(legacy), logged.append) == "800ebe148509"
+    assert follow_build(iter([{"stream": "Step 1/1 : FROM x\n"}]), logged.append) is None
     failing: list[dict[str, Any]] = [{"stream": "Step 5/9 : RUN pip install\n"},
                {"errorDetail": {"code": 1, "message": "returned a non-zero code: 1"},
                 "error": "The command '/bin/sh -c pip install' returned a non-zero code: 1"}]
     with pytest.raises(ImageError, match="returned a non-zero code: 1"):
-        _follow_build(iter(failing), logged.append)
+        follow_build(iter(failing), logged.append)
 
 
 # --- engine facts ----------------------------------------------------------------------

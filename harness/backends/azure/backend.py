@@ -122,6 +122,7 @@ class AzureSession:
         self.started_at = created_at
         self.resource_id = deploy.app_id(self.settings, name)
         self.base_url = f"{backend.scheme}://{fqdn}"
+        self.probe_url = self.base_url  # the platform probes replicas itself; ours uses the FQDN
         self.probe = LiveProbe(self.base_url, transport=backend.transport, min_interval=backend.live_interval)
         self.replicas_before: list[exported.ReplicaState] | None = None
         self._exited = False

@@ -118,12 +118,7 @@ def system_observations(rows: list[LogRow]) -> list[Observation]:
 
 def console_observations(rows: list[LogRow]) -> list[Observation]:
     """Console rows the line parser knows, timed by ``TimeGenerated``."""
-    found = []
-    for row in rows:
-        obs = console_logs.parse_line(row.get("Log_s", "Log"), row.t)
-        if obs is not None:
-            found.append(obs)
-    return found
+    return [obs for row in rows for obs in console_logs.parse_text(row.get("Log_s", "Log"), row.t)]
 
 
 def one_minute_points(series: MetricSeries) -> list[tuple[float, float]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from harness.backends.azure.backend import AzureBackend
 from harness.backends.azure.errors import AzureError
 from harness.backends.azure.settings import AzureSettings
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ScenarioError
 from harness.scenario import Scenario
 
 
@@ -62,6 +62,11 @@ def backend_from_args(
         given = [flag for flag, on in (("--dry-run", args.dry_run), ("--keep", args.keep)) if on]
         verb = "applies" if len(given) == 1 else "apply"
         raise HarnessError(f"{' and '.join(given)} {verb} to --backend azure only")
+    if scenario.ingress is not None:
+        raise ScenarioError(
+            f"scenario {scenario.name}: ingress puts a local HAProxy in front of the app and runs on "
+            "--backend docker only; on Azure the platform's own ingress is in front and its retries "
+            "are not configurable")
     settings = settings_from_args(args)
     if args.dry_run:
         from harness.backends.azure.plan import render_plan

@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import replace
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import docker
@@ -17,7 +17,15 @@ from docker.errors import DockerException
 from harness.backends.base import LiveStatus
 from harness.backends.docker.container import ContainerSpec, LabContainer
 from harness.backends.docker.engine import EngineInfo, describe
-from harness.collectors import console_logs, kernel_log
+from harness.backends.docker.image import Log, build_lab_image
+from harness.backends.docker.ingress import (
+    APP_ALIAS,
+    IngressProxy,
+    PrivateNetwork,
+    build_ingress_image,
+    haproxy_config,
+)
+from harness.collectors import console_logs, ingress_log, kernel_log
 from harness.collectors.cgroup import CgroupOomCollector
 from harness.collectors.console_logs import LiveConsole
 from harness.collectors.engine_events import EngineEventsCollector
@@ -50,9 +58,15 @@ def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> Co
         nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
         restart_policy=restart,
         pids_limit=limits.pids,
-        labels={config.label: "run", f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id,
-                f"{config.label}.owner": config.owner},
+        labels=run_labels(scenario, config, run_id, "run"),
     )
+
+
+def run_labels(scenario: Scenario, config: HarnessConfig, run_id: str, role: str) -> dict[str, str]:
+    """The labels on everything one run makes (``role``: run, ingress or network), so
+    ``harness clean`` and the pytest plugin can find leftovers by owner."""
+    return {config.label: role, f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id,
+            f"{config.label}.owner": config.owner}
 
 
 def _command(scenario: Scenario) -> list[str] | None:
@@ -73,6 +87,17 @@ def _command(scenario: Scenario) -> list[str] | None:
     return ["prlimit", f"--as={limit}", "--", *command]
 
 
+def prepare_images(
+    client: docker.DockerClient, config: HarnessConfig, scenario: Scenario, log: Log = print
+) -> None:
+    """Build (or find current) the images ``scenario`` needs: the lab image when its
+    target is ``labapp``, the HAProxy image when it declares an ingress."""
+    if scenario.target.uses_lab_image:
+        build_lab_image(client, config, log=log)
+    if scenario.ingress is not None:
+        build_ingress_image(client, config, log=log)
+
+
 class DockerBackend:
     """Runs scenarios on the local Docker engine."""
 
@@ -90,12 +115,24 @@ class DockerBackend:
 
     @contextmanager
     def launch(self, scenario: Scenario, run: int) -> Iterator[DockerSession]:
-        spec = container_spec(scenario, self.config, uuid.uuid4().hex[:12])
+        run_id = uuid.uuid4().hex[:12]
+        spec = container_spec(scenario, self.config, run_id)
         kmsg = kernel_log.KernelLogCollector()
         kmsg.start()  # before the container exists, so no early kill is missed
         try:
-            with LabContainer(self.client, spec) as container:
-                session = DockerSession(self.client, container, scenario, run, kmsg)
+            with ExitStack() as stack:  # left in reverse: proxy, app, network
+                if scenario.ingress is not None:
+                    network = stack.enter_context(PrivateNetwork(
+                        self.client, f"oom-harness-{run_id}", run_labels(scenario, self.config, run_id, "network")))
+                    spec = replace(spec, network=network.name, network_aliases=(APP_ALIAS,))
+                container = stack.enter_context(LabContainer(self.client, spec))
+                proxy = None
+                if scenario.ingress is not None:
+                    proxy = stack.enter_context(IngressProxy(
+                        self.client, self.config.ingress_image, spec.network or "",
+                        haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
+                        run_labels(scenario, self.config, run_id, "ingress")))
+                session = DockerSession(self.client, container, scenario, run, kmsg, proxy)
                 try:
                     yield session
                 finally:
@@ -114,13 +151,18 @@ class DockerSession:
         scenario: Scenario,
         run: int,
         kmsg: kernel_log.KernelLogCollector,
+        proxy: IngressProxy | None = None,
     ) -> None:
         self.container = container
+        self.proxy = proxy
         self.scenario = scenario
         self.run = run
         self.kmsg = kmsg
         self.started_at = container.created_at
-        self.base_url = f"http://127.0.0.1:{container.host_port()}"
+        # The client goes through the ingress when there is one; the health probe, like a
+        # platform's, goes straight to the app.
+        self.probe_url = f"http://127.0.0.1:{container.host_port()}"
+        self.base_url = f"http://127.0.0.1:{proxy.host_port()}" if proxy else self.probe_url
         pid = int(container.inspect()["State"].get("Pid") or 0)
         self.cgroup = cgroupfs.for_pid(pid) if pid else None
         self.oom = CgroupOomCollector(self.cgroup, interval=0.02)
@@ -168,6 +210,8 @@ class DockerSession:
             self.oom.snapshot() + self.events.snapshot() + self.state.snapshot()
             + console_logs.parse_logs(raw_logs, fallback_t=ended)
         )
+        if self.proxy is not None:
+            observations += ingress_log.parse_logs(self.proxy.logs(), fallback_t=ended)
         kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if self.kmsg.status.available else []
         observations += kernel_log.to_observations(kernel, self.kmsg.boot_wall)
         kills = self._kills(kernel_log.kills_from(kernel, self.kmsg.boot_wall))
@@ -188,8 +232,16 @@ class DockerSession:
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
                    "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,
-                   "final_state": self.state.state, "console_log_lines": raw_logs.count("\n")},
+                   "final_state": self.state.state, "console_log_lines": raw_logs.count("\n"),
+                   **self._ingress_fact()},
         )
+
+    def _ingress_fact(self) -> dict[str, Any]:
+        ingress = self.scenario.ingress
+        if ingress is None or self.proxy is None:
+            return {}
+        return {"ingress": {"proxy": "haproxy", "image": self.proxy.image, "url": self.base_url,
+                            **ingress.model_dump(mode="json")}}
 
     def _kills(self, kernel: list[Kill]) -> list[Kill]:
         """Ground-truth kills: the kernel's record (victim, time) matched in order with

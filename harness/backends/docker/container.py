@@ -35,6 +35,8 @@ class ContainerSpec:
     pids_limit: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     name: str | None = None
+    network: str | None = None
+    network_aliases: tuple[str, ...] = ()
 
 
 class LabContainer:
@@ -53,7 +55,7 @@ class LabContainer:
             self.container.start()
         except DockerException as exc:
             self.remove()
-            raise EngineError(f"could not start a container from {self.spec.image}: {_first_line(exc)}") from exc
+            raise EngineError(f"could not start a container from {self.spec.image}: {first_line(exc)}") from exc
         return self
 
     def __exit__(
@@ -92,7 +94,7 @@ class LabContainer:
         except NotFound:
             pass
         except DockerException as exc:
-            raise EngineError(f"could not remove container {self.container.short_id}: {_first_line(exc)}") from exc
+            raise EngineError(f"could not remove container {self.container.short_id}: {first_line(exc)}") from exc
         finally:
             self.container = None
 
@@ -115,21 +117,30 @@ class LabContainer:
             kwargs["restart_policy"] = spec.restart_policy
         if spec.pids_limit:
             kwargs["pids_limit"] = spec.pids_limit
+        if spec.network:
+            kwargs["network"] = spec.network
+            kwargs["networking_config"] = {
+                spec.network: self.client.api.create_endpoint_config(aliases=list(spec.network_aliases))
+            }
         return kwargs
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> list[str]:
-    """Remove every container carrying the harness label; return their short ids."""
+    """Remove every container, then every network, carrying the harness label; return
+    their short ids (networks as ``network:<name>``)."""
     removed = []
     try:
         for container in client.containers.list(all=True, filters={"label": label}):
             container.remove(force=True, v=True)
             removed.append(container.short_id)
+        for network in client.networks.list(filters={"label": label}):
+            network.remove()
+            removed.append(f"network:{network.name}")
     except DockerException as exc:
-        raise EngineError(f"could not list or remove containers: {_first_line(exc)}") from exc
+        raise EngineError(f"could not list or remove containers or networks: {first_line(exc)}") from exc
     return removed
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -190,7 +190,7 @@ def _docker_build(
             labels={config.label: "labapp", f"{config.label}.sources": digest},
             rm=True, forcerm=True, decode=True,
         )
-        image_id = _follow_build(stream, log)
+        image_id = follow_build(stream, log)
     except (APIError, BuildError) as exc:
         raise ImageError(f"docker build failed: {exc}") from exc
     if image_id is None:
@@ -198,7 +198,7 @@ def _docker_build(
     return image_id
 
 
-def _follow_build(stream: Iterator[dict], log: Log) -> str | None:
+def follow_build(stream: Iterator[dict], log: Log) -> str | None:
     image_id = None
     for chunk in stream:
         if "error" in chunk:

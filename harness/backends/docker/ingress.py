@@ -1,0 +1,282 @@
+"""A real reverse proxy in front of the lab app: HAProxy on a private Docker network.
+
+On Container Apps every client request passes the platform's ingress (Envoy) before it
+reaches a replica, and what that proxy does when the replica drops a connection --
+answer 502 at once, or send the request again -- decides how many workers one request can
+kill. Here the same shape is built locally: the app and HAProxy share a per-run bridge
+network; only the proxy's port is what the client uses (both are published on 127.0.0.1
+only, the app's for the health probe, which on the platform also bypasses the ingress).
+
+HAProxy logs one line per client request to stdout (``[INGRESS] id=... retries=...``),
+which the ingress-log collector reads back. It forwards the client's ``X-Request-Id``
+untouched, so the lab app's ``[REQ] start id=...`` lines count the attempts that reached it.
+
+The HAProxy image is Debian's package on the same base as the lab image, so it builds with
+no registry; its tag carries a digest of its Dockerfile and base, like the lab image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import time
+from types import TracebackType
+
+import docker
+import httpx
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
+from docker.models.networks import Network
+
+from harness.backends.docker.container import first_line
+from harness.backends.docker.image import Log, choose_base, follow_build
+from harness.config import HarnessConfig
+from harness.errors import EngineError, ImageError
+from harness.scenario.model import Ingress
+
+PROXY_PORT = 8080
+APP_ALIAS = "app"
+CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
+LOG_TAG = "[INGRESS]"
+READY_PATH = "/__ingress_ready"
+
+DOCKERFILE = """\
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy \\
+ && rm -rf /var/lib/apt/lists/*
+EXPOSE 8080
+CMD ["haproxy", "-db", "-f", "/etc/haproxy/haproxy.cfg"]
+"""
+
+# One line per client request, after it ended. %rc is how many times HAProxy retried it,
+# %tsc the termination state ("SH--": the server aborted before answering).
+LOG_FORMAT = (
+    LOG_TAG + " id=%[capture.req.hdr(0)] method=%HM path=%HP status=%ST retries=%rc "
+    "term=%tsc Tc=%Tc Tr=%Tr Ta=%Ta bytes=%B"
+)
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def haproxy_config(ingress: Ingress, app_host: str, app_port: int) -> str:
+    """The HAProxy configuration for ``ingress`` in front of ``app_host:app_port``."""
+    retry_on = " ".join(ingress.retry_on)
+    return "\n".join([
+        "global",
+        "    log stdout format raw local0",
+        "    maxconn 512",
+        "",
+        "resolvers docker",
+        "    nameserver engine 127.0.0.11:53",
+        "    hold valid 1s",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        f"    timeout connect {_ms(ingress.timeout_connect)}",
+        f"    timeout client {_ms(ingress.timeout_client)}",
+        f"    timeout server {_ms(ingress.timeout_server)}",
+        "",
+        "frontend ingress",
+        f"    bind :{PROXY_PORT}",
+        "    capture request header X-Request-Id len 64",
+        # Answered by the proxy itself and not logged: how the harness knows it listens.
+        f"    acl ready_check path {READY_PATH}",
+        "    http-request set-log-level silent if ready_check",
+        "    http-request return status 200 if ready_check",
+        f'    log-format "{LOG_FORMAT}"',
+        "    default_backend app",
+        "",
+        "backend app",
+        f"    retries {ingress.retries}",
+        f"    retry-on {retry_on if ingress.retries else 'none'}",
+        # Resolved again through the engine's DNS, so a restarted app with a new address
+        # is still found.
+        f"    server app {app_host}:{app_port} resolvers docker init-addr libc,none",
+        "",
+    ])
+
+
+# ---------------------------------------------------------------------------------------
+# Image
+
+
+def dockerfile_digest(base: str) -> str:
+    """A digest of the proxy image's Dockerfile and base: the cache key."""
+    return hashlib.sha256((DOCKERFILE + base).encode()).hexdigest()[:16]
+
+
+def build_ingress_image(
+    client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
+) -> str:
+    """Build (or reuse) the HAProxy image tagged ``config.ingress_image``; return its tag."""
+    base, path = choose_base(client, config, log)
+    digest = dockerfile_digest(base)
+    if not force and _cached(client, config, digest):
+        log(f"image: {config.ingress_image} is up to date")
+        return config.ingress_image
+    log(f"image: building {config.ingress_image} (Debian's haproxy on {base}) ...")
+    try:
+        stream = client.api.build(
+            fileobj=io.BytesIO(DOCKERFILE.encode()), tag=config.ingress_image,
+            buildargs={"BASE_IMAGE": base},
+            labels={config.label: "ingress", f"{config.label}.sources": digest},
+            rm=True, forcerm=True, decode=True,
+        )
+        if follow_build(stream, log) is None:
+            raise ImageError(f"building {config.ingress_image} finished without an image id")
+    except (APIError, BuildError) as exc:
+        raise ImageError(f"building {config.ingress_image} failed: {exc}") from exc
+    log(f"image: built {config.ingress_image} ({path} path)")
+    return config.ingress_image
+
+
+def _cached(client: docker.DockerClient, config: HarnessConfig, digest: str) -> bool:
+    try:
+        image = client.images.get(config.ingress_image)
+    except ImageNotFound:
+        return False
+    except DockerException as exc:
+        raise ImageError(f"cannot inspect {config.ingress_image}: {exc}") from exc
+    return (image.labels or {}).get(f"{config.label}.sources") == digest
+
+
+# ---------------------------------------------------------------------------------------
+# Network and proxy container
+
+
+class PrivateNetwork:
+    """A per-run bridge network, removed (after its containers) when the block ends."""
+
+    def __init__(self, client: docker.DockerClient, name: str, labels: dict[str, str]) -> None:
+        self.client = client
+        self.name = name
+        self.labels = labels
+        self.network: Network | None = None
+
+    def __enter__(self) -> PrivateNetwork:
+        try:
+            self.network = self.client.networks.create(self.name, driver="bridge", labels=self.labels)
+        except DockerException as exc:
+            raise EngineError(f"could not create network {self.name}: {first_line(exc)}") from exc
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove the network; safe to call twice."""
+        if self.network is None:
+            return
+        try:
+            self.network.remove()
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"could not remove network {self.name}: {first_line(exc)}") from exc
+        finally:
+            self.network = None
+
+
+class IngressProxy:
+    """The HAProxy container on ``network``, removed when the ``with`` block ends."""
+
+    def __init__(
+        self, client: docker.DockerClient, image: str, network: str, config_text: str,
+        labels: dict[str, str],
+    ) -> None:
+        self.client = client
+        self.image = image
+        self.network = network
+        self.config_text = config_text
+        self.labels = labels
+        self.container: Container | None = None
+
+    def __enter__(self) -> IngressProxy:
+        try:
+            self.container = self.client.containers.create(
+                self.image, network=self.network, labels=self.labels, detach=True,
+                ports={f"{PROXY_PORT}/tcp": ("127.0.0.1", None)},
+            )
+            self.container.put_archive("/", _config_tar(self.config_text))
+            self.container.start()
+            self._wait_running()
+        except DockerException as exc:
+            self.remove()
+            raise EngineError(f"could not start the ingress proxy from {self.image}: {first_line(exc)}") from exc
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    def host_port(self) -> int:
+        """The 127.0.0.1 port the client sends its requests to."""
+        assert self.container is not None
+        info = self.client.api.inspect_container(self.container.id)
+        bindings = (info.get("NetworkSettings") or {}).get("Ports", {}).get(f"{PROXY_PORT}/tcp") or []
+        if not bindings:
+            raise EngineError("the engine published no port for the ingress proxy")
+        return int(bindings[0]["HostPort"])
+
+    def logs(self) -> str:
+        """Everything the proxy printed, with the engine's timestamps ('' once removed)."""
+        if self.container is None:
+            return ""
+        try:
+            return self.container.logs(timestamps=True).decode("utf-8", "replace")
+        except DockerException:
+            return ""
+
+    def remove(self) -> None:
+        """Remove the proxy container (force); safe to call twice."""
+        if self.container is None:
+            return
+        try:
+            self.container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(f"could not remove the ingress proxy: {first_line(exc)}") from exc
+        finally:
+            self.container = None
+
+    def _wait_running(self, timeout_s: float = 10.0) -> None:
+        """Wait until HAProxy answers its own ready path; a bad configuration makes it exit."""
+        assert self.container is not None
+        deadline = time.monotonic() + timeout_s
+        url = f"http://127.0.0.1:{self.host_port()}{READY_PATH}"
+        while time.monotonic() < deadline:
+            state = self.client.api.inspect_container(self.container.id)["State"]
+            if state.get("Status") == "exited":
+                tail = self.container.logs().decode("utf-8", "replace").strip()[-400:]
+                raise EngineError(f"the ingress proxy exited with code {state.get('ExitCode')}: {tail}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass  # the engine's port forwarder accepts before HAProxy listens
+            time.sleep(0.05)
+        raise EngineError(f"the ingress proxy did not answer within {timeout_s:g}s")
+
+
+def _config_tar(text: str) -> bytes:
+    data = text.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(CONFIG_PATH.lstrip("/"))
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
