@@ -222,15 +222,25 @@ def explain_run(traces: Sequence[RequestTrace]) -> str | None:
     if not killing:
         return None
     worst = max(killing, key=lambda t: t.kills or 0)
-    reached = f"request {worst.request_id} ({worst.method} {worst.path}) reached the app {worst.attempts} time(s)"
-    if worst.sent_by_proxy is None:
-        sent = "with no ingress in front" if worst.kills == 1 else "with no ingress log to say who re-sent it"
-    elif (worst.attempts or 0) > worst.sent_by_proxy:
-        sent = f"but the ingress sent it only {worst.sent_by_proxy} time(s): it was re-sent behind the ingress"
+    reached = f"Client request {worst.request_id} ({worst.method} {worst.path}) reached the app {_times(worst.attempts)}"
+    sent = worst.sent_by_proxy
+    if sent is None:
+        how = "with no ingress in front" if worst.attempts == 1 else "with no ingress log to say who re-sent it"
+    elif (worst.attempts or 0) > sent:
+        how = f"but the ingress sent it only {_times(sent)}: it was re-sent behind the ingress"
+    elif worst.proxy_retries:
+        how = f"each attempt sent by the ingress (its first and {_count(worst.proxy_retries, 'retry', 'retries')})"
     else:
-        sent = f"each time sent by the ingress (which retried it {worst.proxy_retries} time(s))"
-    answer = f"; the client got {_answer(worst)}"
-    return f"Client {reached}, {sent}, and caused {worst.kills} kill(s){answer}."
+        how = "sent once by the ingress, which did not retry"
+    return f"{reached}, {how}, and {_count(worst.kills or 0, 'worker was', 'workers were')} OOM-killed; the client got {_answer(worst)}."
+
+
+def _times(n: int | None) -> str:
+    return {None: "an unknown number of times", 1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _answer(trace: RequestTrace) -> str:

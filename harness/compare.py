@@ -13,6 +13,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.attempts import KillingRequests, explain_pair, killing_requests, span
 from harness.result import ScenarioResult
 from harness.scenario import format_size
 
@@ -49,6 +50,8 @@ class Comparison:
     b: ScenarioResult
     changes: list[Change]
     verdict: str
+    per_request: tuple[KillingRequests, KillingRequests] | None = None
+    per_request_verdict: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,13 +61,30 @@ class Comparison:
                   "matrix": [r.to_json() for r in self.b.matrix]},
             "changed": [{"path": c.path, "a": c.a, "b": c.b} for c in self.changes],
             "verdict": self.verdict,
+            **self._per_request_json(),
         }
+
+    def _per_request_json(self) -> dict[str, Any]:
+        if self.per_request is None:
+            return {}
+        sides = {key: {"scenario": side.scenario, "ingress_retries": side.retries,
+                       "kills_per_request": side.kills_per_request,
+                       "attempts_per_request": side.attempts_per_request,
+                       "sent_by_ingress_per_request": [t.sent_by_proxy for t in side.traces]}
+                 for key, side in zip(("a", "b"), self.per_request)}
+        return {"per_request": {**sides, "verdict": self.per_request_verdict}}
 
 
 def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
     """Compare two results: what changed between their scenarios and what that did."""
     changes = settings_diff(a.settings, b.settings)
-    return Comparison(a, b, changes, falsification(a, b, changes))
+    per_request = None
+    sentence = None
+    if a.settings.get("ingress") or b.settings.get("ingress"):
+        per_request = (killing_requests(a.scenario, a.settings, (r.evidence for r in a.runs)),
+                       killing_requests(b.scenario, b.settings, (r.evidence for r in b.runs)))
+        sentence = explain_pair(*per_request)
+    return Comparison(a, b, changes, falsification(a, b, changes), per_request, sentence)
 
 
 def total_kills(result: ScenarioResult) -> int:
@@ -122,10 +142,27 @@ def figures_side_by_side(c: Comparison, fmt: str = "simple") -> str:
     return tabulate(rows, headers=("figure (mean of runs)", "A", "B"), tablefmt=fmt)
 
 
+def per_request_side_by_side(c: Comparison, fmt: str = "simple") -> str:
+    """Kills per client request against attempts, for the requests that killed."""
+    assert c.per_request is not None
+    rows = []
+    for key, side in zip(("A", "B"), c.per_request):
+        retries = "no ingress" if side.retries is None else (str(side.retries) if side.retries else "off")
+        rows.append((f"{key}: {side.scenario}", retries, len(side.traces),
+                     span([t.sent_by_proxy for t in side.traces if t.sent_by_proxy is not None]),
+                     span(side.attempts_per_request), span(side.kills_per_request)))
+    headers = ("scenario", "ingress retries", "requests that killed", "sent by ingress", "reached app",
+               "kills per request")
+    return tabulate(rows, headers=headers, tablefmt=fmt)
+
+
 def render_comparison(c: Comparison, fmt: str = "simple") -> str:
     parts = [f"compare A={c.a.scenario} B={c.b.scenario}", "", "Gap matrices", matrix_side_by_side(c, fmt),
              "", "Key figures", figures_side_by_side(c, fmt), "", "Changed between A and B"]
     parts += [f"  - {ch.describe()}" + (" (procedure)" if ch.is_procedure else "") for ch in c.changes] or ["  (nothing)"]
+    if c.per_request is not None:
+        parts += ["", "Per client request (requests whose attempts caused a kill)", per_request_side_by_side(c, fmt),
+                  "", f"Which explanation: {c.per_request_verdict}"]
     parts += ["", "Verdict: " + c.verdict]
     return "\n".join(parts)
 

@@ -36,7 +36,9 @@ def docker_client(oom_harness_session: HarnessSession) -> docker.DockerClient:
 
 @pytest.fixture
 def no_leaks(docker_client: docker.DockerClient, harness_config: HarnessConfig) -> Iterator[None]:
-    """Fails the test if it leaves a harness-labelled container behind."""
+    """Fails the test if it leaves a harness-labelled container or network behind."""
     yield
     left = docker_client.containers.list(all=True, filters={"label": harness_config.owner_label})
     assert not left, f"containers left behind: {[c.short_id for c in left]}"
+    networks = docker_client.networks.list(filters={"label": harness_config.owner_label})
+    assert not networks, f"networks left behind: {[n.name for n in networks]}"

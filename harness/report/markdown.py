@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from harness.report.table import engine_line, figures_table, matrix_table, pressure_tables, spread_table
+from harness.report.table import (
+    engine_line,
+    figures_table,
+    matrix_table,
+    pressure_tables,
+    request_tables,
+    spread_table,
+)
 from harness.result import ScenarioResult
 
 READING = (
@@ -12,6 +19,15 @@ READING = (
     "*unavailable* when this machine could not read it. 1-minute averages are taken over "
     "wall-clock minutes, the parts of a minute outside the run filled at the idle level "
     "measured at the run's start and end, as if the container had idled there."
+)
+
+
+REQUESTS_READING = (
+    "Every client request carries an X-Request-Id. *Sent by ingress* is the proxy's first "
+    "attempt plus its retries, from its access log; *reached app* counts the lab app's "
+    "`[REQ] start` lines with that id; *kills* counts the attempts whose worker was OOM-killed "
+    "while serving them. More arrivals than the ingress sent would mean the request was "
+    "re-sent behind the proxy."
 )
 
 
@@ -38,6 +54,9 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str
     pressure = pressure_tables(result, fmt="github")
     if pressure:
         lines += ["", "## Memory pressure", "", *pressure]
+    requests = request_tables(result, fmt="github")
+    if requests:
+        lines += ["", "## Per client request", "", REQUESTS_READING, "", *requests]
     if plot_file:
         lines += ["", "## Memory timeline", "", f"![memory timeline]({plot_file})"]
     if result.failures:

@@ -1,10 +1,14 @@
-"""Where the tables are drawn: the gap matrix, a row per run, and the spread."""
+"""Where the tables are drawn: the gap matrix, a row per run, the spread, memory pressure
+and the per-request trace."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tabulate import tabulate
+
+from harness.attempts import RequestTrace, explain_run, trace_requests
 
 from harness.matrix import RunFigures
 from harness.matrix.build import MatrixRow
@@ -76,6 +80,48 @@ def pressure_tables(result: ScenarioResult, fmt: str = "simple") -> list[str]:
     return parts
 
 
+REQUEST_HEADERS = ("run", "step", "request id", "sent by ingress", "reached app", "kills", "client got",
+                   "ingress log")
+MAX_REQUEST_ROWS = 10
+
+
+def request_tables(result: ScenarioResult, fmt: str = "simple") -> list[str]:
+    """Per client request: attempts the ingress sent, attempts that reached the app, the
+    kills they caused and what the client got; then a sentence per run on the worst one.
+    Only requests that killed, were sent twice, or failed get a row."""
+    rows: list[tuple[Any, ...]] = []
+    sentences = []
+    hidden = 0
+    for run in result.runs:
+        traces = trace_requests(run.evidence)
+        notable = [t for t in traces if t.notable]
+        hidden += max(0, len(notable) - MAX_REQUEST_ROWS)
+        rows += [(run.evidence.run, t.step, t.request_id, _n(t.sent_by_proxy), _n(t.attempts), _n(t.kills),
+                  _client_got(t), _proxy_line(t)) for t in notable[:MAX_REQUEST_ROWS]]
+        sentence = explain_run(traces)
+        if sentence:
+            sentences.append(f"run {run.evidence.run}: {sentence}")
+    if not rows:
+        return []
+    parts = [tabulate(rows, headers=REQUEST_HEADERS, tablefmt=fmt, maxcolwidths=[None] * 6 + [40, None])]
+    if hidden:
+        parts.append(f"({hidden} more request(s) not shown; all are in result.json under per_request)")
+    return parts + [""] + sentences
+
+
+def _client_got(trace: RequestTrace) -> str:
+    if trace.client_status is None:
+        return f"no answer ({trace.client_error})"
+    body = " ".join(strip_tags(trace.body or "").split())[:60]
+    return f'{trace.client_status} "{body}"' if body else str(trace.client_status)
+
+
+def _proxy_line(trace: RequestTrace) -> str:
+    if trace.proxy_status is None and trace.proxy_termination is None:
+        return "-"
+    return f"{_n(trace.proxy_status)} {trace.proxy_termination}, retried {trace.proxy_retries}"
+
+
 def engine_line(engine: dict[str, Any]) -> str:
     """``docker 20.10.24, cgroup v1, kernel 6.1`` with only the parts the backend knows."""
     parts = [" ".join(str(engine[k]) for k in ("name", "version") if engine.get(k)) or "unknown backend"]
@@ -95,6 +141,9 @@ def render_text(result: ScenarioResult) -> str:
     pressure = pressure_tables(result)
     if pressure:
         parts += ["", *pressure]
+    requests = request_tables(result)
+    if requests:
+        parts += ["", "Per client request", *requests]
     verdict = "PASSED" if result.passed else "FAILED"
     parts += ["", f"expectations: {verdict}"] + [f"  - {f}" for f in result.failures]
     return "\n".join(parts)
@@ -114,3 +163,8 @@ def _n(value: float | None) -> str:
 
 def _pids(pids: list[int]) -> str:
     return ",".join(str(p) for p in pids[:8]) + ("..." if len(pids) > 8 else "") if pids else "-"
+
+
+def strip_tags(html: str) -> str:
+    """The text of a small HTML error page (a proxy's 502 page), tags removed."""
+    return re.sub(r"<[^>]+>", " ", html)

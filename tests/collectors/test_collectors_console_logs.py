@@ -135,3 +135,25 @@ def test_live_console_follows_progress_and_kill_lines(recorded: Recorded) -> Non
     assert console.allocated_mb == 224.0
     assert console.kill_lines == 1
     assert [o.kind for o in seen].count("sigkill_line") == 1
+
+
+def test_records_joined_on_one_line_are_each_parsed() -> None:
+    # Seen in a real run before the lab app wrote its lines whole: two request threads
+    # printed at once and docker logs gave one line holding both records.
+    joined = ("2026-11-21T17:05:39.495810000Z [REQ] end id=a62465bdb74f status=200 ms=1.4 pid=16"
+              "[REQ] start id=64e58344593d method=POST path=/spike pid=16")
+    found = parse_logs(joined)
+    assert [(o.kind, o.detail["id"]) for o in found] == [("request_end", "a62465bdb74f"),
+                                                          ("request_start", "64e58344593d")]
+    assert found[0].t == found[1].t
+    live = LiveConsole()
+    seen: list[Observation] = []
+    live._on_observation = seen.append
+    live.feed(joined)
+    assert len(seen) == 2
+
+
+def test_a_tag_inside_a_line_is_not_split_off_after_a_space() -> None:
+    # Only records glued to the previous one are split; a tag quoted in prose after a space is not.
+    found = parse_logs("2026-11-21T17:05:39Z note: see [REQ] start id=x method=GET path=/ pid=1")
+    assert [o.kind for o in found] == ["request_start"]

@@ -97,7 +97,7 @@ def test_failures_make_a_result_fail() -> None:
     assert again.to_json()["passed"] is False
 
 
-@pytest.mark.parametrize("name", ["gradual", "spike"])
+@pytest.mark.parametrize("name", ["gradual", "spike", "spike-ingress", "spike-ingress-retry"])
 def test_recorded_results_load(name: str) -> None:
     result = load_result(RESULTS / f"{name}.json")
     assert result.scenario == name

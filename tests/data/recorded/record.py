@@ -10,7 +10,11 @@ end, also on errors. Four recordings, each in its own folder:
 * ``gunicorn_spike``: one gthread worker under 256m, ``POST /spike {"mb": 400}``;
 * ``gunicorn_gradual``: the same, ``POST /start`` allocating 16 MiB every 0.2 s;
 * ``pid1_restart``: ``python3 -m labapp.pid1 --hard-mb 400`` as PID 1, restart on-failure:2;
-* ``supervisor``: ``labapp.supervisor --max-restarts 1`` around the same PID-1 program.
+* ``supervisor``: ``labapp.supervisor --max-restarts 1`` around the same PID-1 program;
+* ``ingress_retry``: ``scenarios/spike-ingress-retry.yaml``'s app and HAProxy (5 retries),
+  one ``POST /spike`` through the proxy: the proxy's and the app's logs.
+
+``--only NAME`` records one of them.
 """
 
 from __future__ import annotations
@@ -193,7 +197,26 @@ def record_restarts(client: docker.DockerClient, kmsg: Kmsg, out: Path, command:
         container.remove(force=True)
 
 
-def main(out_dir: str) -> None:
+def record_ingress(out: Path) -> None:
+    """The harness's own Docker backend starts the pair; one spike goes through the proxy."""
+    from harness.backends.docker.backend import DockerBackend, prepare_images
+    from harness.config import HarnessConfig
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parents[3] / "scenarios" / "spike-ingress-retry.yaml")
+    client, config = docker.from_env(), HarnessConfig()
+    prepare_images(client, config, scenario)
+    with DockerBackend(client, config).launch(scenario, 1) as session:
+        wait_for("the app through the proxy", lambda: healthy(session.base_url))
+        httpx.post(f"{session.base_url}/spike", json={"mb": 500}, headers={"X-Request-Id": "recorded0001"},
+                   timeout=90)
+        time.sleep(2)
+        assert session.proxy is not None
+        (out / "proxy.log").write_text(session.proxy.logs())
+        (out / "logs.txt").write_text(session.container.container.logs(timestamps=True).decode())
+
+
+def main(out_dir: str, only: str | None = None) -> None:
     root = Path(out_dir)
     client = docker.from_env()
     kmsg = Kmsg()
@@ -208,15 +231,26 @@ def main(out_dir: str) -> None:
                                                      {"Name": "on-failure", "MaximumRetryCount": 2})),
         ("supervisor", lambda out: record_restarts(
             client, kmsg, out, ["python3", "-m", "labapp.supervisor", "--max-restarts", "1", "--", *PID1], None)),
+        ("ingress_retry", record_ingress),
     ):
+        if only is not None and name != only:
+            continue
         out = root / name
         out.mkdir(parents=True, exist_ok=True)
         print(f"recording {name} ...")
         record(out)
+    if only is not None:
+        return
     (root / "engine.json").write_text(json.dumps(facts, indent=2) + "\n")
     (root / "engine_info.json").write_text(json.dumps({key: info[key] for key in INFO_KEYS}, indent=2))
     (root / "engine_version.json").write_text(json.dumps(version, indent=2))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).parent))
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        index = args.index("--only")
+        only = args[index + 1]
+        del args[index:index + 2]
+    main(args[0] if args else str(Path(__file__).parent), only)
