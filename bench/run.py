@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from harness.backends.docker import engine, image
 from harness.backends.docker.backend import DockerBackend
+from harness.backends.docker.ingress import build_ingress_image
 from harness.config import HarnessConfig
 from harness.report.files import write_atomic
 from harness.result import ScenarioResult
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     config = HarnessConfig()
     client = engine.connect()
     image.build_lab_image(client, config, log=lambda line: None)
+    build_ingress_image(client, config, log=lambda line: None)  # for the spike-ingress pair
     backend = DockerBackend(client, config)
     info = backend.describe()
 

@@ -24,6 +24,7 @@ def test_retries_and_conditions_go_to_the_backend() -> None:
     config = haproxy_config(Ingress(retries=5, retry_on=["conn-failure", "empty-response"]), "app", 8080)
     lines = _lines(config)
     assert "retries 5" in lines
+    assert "option http-buffer-request" in lines
     assert "retry-on conn-failure empty-response" in lines
     assert "server app app:8080 resolvers docker init-addr libc,none" in lines
 

@@ -95,10 +95,10 @@ def test_the_pair_supports_the_retrying_ingress(retry: ScenarioResult, off: Scen
     text = render_comparison(comparison)
     assert "Which explanation: The data supports the retrying-ingress explanation" in text
     row = next(line for line in text.splitlines() if line.startswith("B: spike-ingress-retry"))
-    assert row.split()[-5:] == ["5", "1", "6", "6", "6"]
+    assert row.split()[-5:] == ["5", "2", "6", "6", "6"]
     data = comparison.to_json()["per_request"]
-    assert data["a"]["kills_per_request"] == [1] and data["b"]["kills_per_request"] == [6]
-    assert data["b"]["sent_by_ingress_per_request"] == [6]
+    assert data["a"]["kills_per_request"] == [1, 1] and data["b"]["kills_per_request"] == [6, 6]
+    assert data["b"]["sent_by_ingress_per_request"] == [6, 6]
     # The order of the two results does not change the conclusion.
     assert compare(retry, off).per_request_verdict == comparison.per_request_verdict
 

@@ -93,6 +93,10 @@ def haproxy_config(ingress: Ingress, app_host: str, app_port: int) -> str:
         "    default_backend app",
         "",
         "backend app",
+        # Wait for the whole request before connecting: HAProxy gives up retrying a
+        # request whose body was still arriving when it first sent it, which made a
+        # retry depend on whether headers and body came in one TCP segment.
+        "    option http-buffer-request",
         f"    retries {ingress.retries}",
         f"    retry-on {retry_on if ingress.retries else 'none'}",
         # Resolved again through the engine's DNS, so a restarted app with a new address
@@ -256,14 +260,13 @@ class IngressProxy:
         """Wait until HAProxy answers its own ready path; a bad configuration makes it exit."""
         assert self.container is not None
         deadline = time.monotonic() + timeout_s
-        url = f"http://127.0.0.1:{self.host_port()}{READY_PATH}"
         while time.monotonic() < deadline:
             state = self.client.api.inspect_container(self.container.id)["State"]
             if state.get("Status") == "exited":
                 tail = self.container.logs().decode("utf-8", "replace").strip()[-400:]
                 raise EngineError(f"the ingress proxy exited with code {state.get('ExitCode')}: {tail}")
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.host_port()}{READY_PATH}", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass  # the engine's port forwarder accepts before HAProxy listens
