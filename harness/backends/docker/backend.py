@@ -33,7 +33,7 @@ from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
 from harness.errors import ScenarioError
-from harness.evidence import Kill, Observation, RunEvidence, SourceStatus
+from harness.evidence import Kill, RunEvidence, SourceStatus
 from harness.scenario import Scenario
 from labapp import cgroupfs
 

@@ -77,26 +77,18 @@ class LabContainer:
         """The 127.0.0.1 port the engine published for the target port."""
         deadline = time.monotonic() + timeout_s
         while True:
-            ports = (self.inspect().get("NetworkSettings") or {}).get("Ports") or {}
-            bindings = ports.get(f"{self.spec.port}/tcp") or []
-            if bindings:
-                return int(bindings[0]["HostPort"])
+            port = published_port(self.inspect(), self.spec.port)
+            if port is not None:
+                return port
             if time.monotonic() > deadline:
                 raise EngineError(f"the engine published no port for {self.spec.port}/tcp")
             time.sleep(0.05)
 
     def remove(self) -> None:
         """Remove the container (force); safe to call twice."""
-        if self.container is None:
-            return
-        try:
-            self.container.remove(force=True, v=True)
-        except NotFound:
-            pass
-        except DockerException as exc:
-            raise EngineError(f"could not remove container {self.container.short_id}: {first_line(exc)}") from exc
-        finally:
-            self.container = None
+        container, self.container = self.container, None
+        if container is not None:
+            remove_container(container, f"container {container.short_id}")
 
     def _create_kwargs(self) -> dict[str, Any]:
         spec = self.spec
@@ -123,6 +115,23 @@ class LabContainer:
                 spec.network: self.client.api.create_endpoint_config(aliases=list(spec.network_aliases))
             }
         return kwargs
+
+
+def published_port(inspected: dict[str, Any], port: int) -> int | None:
+    """The host port the engine published for ``port``/tcp in a ``docker inspect``, if any."""
+    ports = (inspected.get("NetworkSettings") or {}).get("Ports") or {}
+    bindings = ports.get(f"{port}/tcp") or []
+    return int(bindings[0]["HostPort"]) if bindings else None
+
+
+def remove_container(container: Container, what: str) -> None:
+    """Remove ``container`` with its volumes, running or not; gone already is fine."""
+    try:
+        container.remove(force=True, v=True)
+    except NotFound:
+        pass
+    except DockerException as exc:
+        raise EngineError(f"could not remove {what}: {first_line(exc)}") from exc
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> list[str]:

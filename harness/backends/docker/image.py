@@ -24,6 +24,7 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
+from docker.models.images import Image
 
 from harness.config import HarnessConfig
 from harness.errors import ImageError
@@ -62,7 +63,7 @@ def build_lab_image(
     if not (context / "Dockerfile").exists() or not (context / "labapp").is_dir():
         raise ImageError(f"no Dockerfile and labapp/ under {context} (set OOM_HARNESS_BUILD_CONTEXT)")
     digest = source_digest(context)
-    cached = _cached_image(client, config, digest)
+    cached = cached_image(client, config.image, config.label, digest)
     if cached is not None and not force:
         log(f"image: {config.image} is up to date (sources {digest})")
         return ImageBuild(config.image, cached.id, "", "cached", digest)
@@ -74,15 +75,16 @@ def build_lab_image(
     return ImageBuild(config.image, image_id, base, path, digest)
 
 
-def _cached_image(client: docker.DockerClient, config: HarnessConfig, digest: str):  # type: ignore[no-untyped-def]
+def cached_image(client: docker.DockerClient, tag: str, label: str, digest: str) -> Image | None:
+    """The image tagged ``tag`` if it was built from sources with ``digest``, else None."""
     try:
-        image = client.images.get(config.image)
+        image = client.images.get(tag)
     except ImageNotFound:
         return None
     except DockerException as exc:
-        raise ImageError(f"cannot inspect {config.image}: {exc}") from exc
+        raise ImageError(f"cannot inspect {tag}: {exc}") from exc
     labels = image.labels or {}
-    return image if labels.get(f"{config.label}.sources") == digest else None
+    return image if labels.get(f"{label}.sources") == digest else None
 
 
 def choose_base(client: docker.DockerClient, config: HarnessConfig, log: Log) -> tuple[str, str]:

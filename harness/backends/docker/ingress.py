@@ -25,12 +25,12 @@ from types import TracebackType
 
 import docker
 import httpx
-from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, BuildError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from harness.backends.docker.container import first_line
-from harness.backends.docker.image import Log, choose_base, follow_build
+from harness.backends.docker.container import first_line, published_port, remove_container
+from harness.backends.docker.image import Log, cached_image, choose_base, follow_build
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError
 from harness.scenario.model import Ingress
@@ -121,7 +121,7 @@ def build_ingress_image(
     """Build (or reuse) the HAProxy image tagged ``config.ingress_image``; return its tag."""
     base, path = choose_base(client, config, log)
     digest = dockerfile_digest(base)
-    if not force and _cached(client, config, digest):
+    if not force and cached_image(client, config.ingress_image, config.label, digest) is not None:
         log(f"image: {config.ingress_image} is up to date")
         return config.ingress_image
     log(f"image: building {config.ingress_image} (Debian's haproxy on {base}) ...")
@@ -138,16 +138,6 @@ def build_ingress_image(
         raise ImageError(f"building {config.ingress_image} failed: {exc}") from exc
     log(f"image: built {config.ingress_image} ({path} path)")
     return config.ingress_image
-
-
-def _cached(client: docker.DockerClient, config: HarnessConfig, digest: str) -> bool:
-    try:
-        image = client.images.get(config.ingress_image)
-    except ImageNotFound:
-        return False
-    except DockerException as exc:
-        raise ImageError(f"cannot inspect {config.ingress_image}: {exc}") from exc
-    return (image.labels or {}).get(f"{config.label}.sources") == digest
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,11 +218,10 @@ class IngressProxy:
     def host_port(self) -> int:
         """The 127.0.0.1 port the client sends its requests to."""
         assert self.container is not None
-        info = self.client.api.inspect_container(self.container.id)
-        bindings = (info.get("NetworkSettings") or {}).get("Ports", {}).get(f"{PROXY_PORT}/tcp") or []
-        if not bindings:
+        port = published_port(self.client.api.inspect_container(self.container.id), PROXY_PORT)
+        if port is None:
             raise EngineError("the engine published no port for the ingress proxy")
-        return int(bindings[0]["HostPort"])
+        return port
 
     def logs(self) -> str:
         """Everything the proxy printed, with the engine's timestamps ('' once removed)."""
@@ -245,16 +234,9 @@ class IngressProxy:
 
     def remove(self) -> None:
         """Remove the proxy container (force); safe to call twice."""
-        if self.container is None:
-            return
-        try:
-            self.container.remove(force=True, v=True)
-        except NotFound:
-            pass
-        except DockerException as exc:
-            raise EngineError(f"could not remove the ingress proxy: {first_line(exc)}") from exc
-        finally:
-            self.container = None
+        container, self.container = self.container, None
+        if container is not None:
+            remove_container(container, "the ingress proxy")
 
     def _wait_running(self, timeout_s: float = 10.0) -> None:
         """Wait until HAProxy answers its own ready path; a bad configuration makes it exit."""
