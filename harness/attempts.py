@@ -22,7 +22,7 @@ Where the sentence about which explanation the data supports is made: :func:`exp
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.evidence import ClientRequest, Observation, RunEvidence
@@ -109,13 +109,12 @@ def _attempts_by_id(evidence: RunEvidence) -> dict[str, list[Attempt]]:
     ends = {(o.detail.get("id"), o.detail.get("pid")): o.t for o in console if o.kind == "request_end"}
     starts = [o for o in console if o.kind == "request_start"]
     sigkills = [(int(o.detail["pid"]), o.t) for o in console if o.kind == "sigkill_line"]
-    in_flight = [Attempt(o.t, int(o.detail["pid"]), ends.get((o.detail.get("id"), o.detail.get("pid"))))
-                 for o in starts]
-    killed = _killed_by_pid(in_flight, sigkills) if sigkills else _killed_by_time(in_flight, kill_times(evidence))
+    attempts = [Attempt(o.t, int(o.detail["pid"]), ends.get((o.detail.get("id"), o.detail.get("pid"))))
+                for o in starts]
+    killed = _killed_by_pid(attempts, sigkills) if sigkills else _killed_by_time(attempts, kill_times(evidence))
     grouped: dict[str, list[Attempt]] = {}
-    for obs, attempt, was_killed in zip(starts, in_flight, killed):
-        grouped.setdefault(str(obs.detail["id"]), []).append(
-            Attempt(attempt.t, attempt.pid, attempt.ended, was_killed))
+    for obs, attempt, was_killed in zip(starts, attempts, killed):
+        grouped.setdefault(str(obs.detail["id"]), []).append(replace(attempt, killed=was_killed))
     return grouped
 
 

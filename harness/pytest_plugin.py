@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -53,17 +53,23 @@ def engine_unavailable(reason: str) -> NoReturn:
     pytest.skip(f"no Docker engine or lab image here: {reason}")
 
 
+def _or_unavailable(prepare: Callable[[], None]) -> None:
+    """Run ``prepare``; a HarnessError skips the test (fails it under CI)."""
+    try:
+        prepare()
+    except HarnessError as exc:
+        engine_unavailable(str(exc))
+
+
 class HarnessSession:
-    """One pytest session's engine: a client, the lab image built at most once, and the
-    removal of the containers this session left behind."""
+    """One pytest session's engine: a client, the lab and ingress images built at most once,
+    and the removal of the containers and networks this session left behind."""
 
     def __init__(self, config: HarnessConfig) -> None:
         self.config = config
         self._client: docker.DockerClient | None = None
-        self._image_ready = False
-        self._image_error: HarnessError | None = None
-        self._ingress_ready = False
-        self._ingress_error: HarnessError | None = None
+        self._built: set[str] = set()
+        self._build_errors: dict[str, HarnessError] = {}
 
     @property
     def client(self) -> docker.DockerClient:
@@ -87,42 +93,21 @@ class HarnessSession:
 
         A failure is remembered, so later tests fail fast instead of building again.
         """
-        if self._image_ready:
-            return
-        if self._image_error is not None:
-            raise self._image_error
-        from harness.backends.docker import image
+        from harness.backends.docker.image import build_lab_image
 
-        try:
-            image.build_lab_image(self.client, self.config, log=lambda line: None)
-        except HarnessError as exc:
-            self._image_error = exc
-            raise
-        self._image_ready = True
-
-    def require_lab_image(self) -> None:
-        """Like :meth:`prepare_lab_image`, but skips the test (fails it under CI) when the
-        image cannot be had."""
-        try:
-            self.prepare_lab_image()
-        except HarnessError as exc:
-            engine_unavailable(str(exc))
+        self._once("lab", build_lab_image)
 
     def prepare_ingress_image(self) -> None:
         """Build the HAProxy image, or find it up to date, once per session (a failure is
         remembered like the lab image's)."""
-        if self._ingress_ready:
-            return
-        if self._ingress_error is not None:
-            raise self._ingress_error
         from harness.backends.docker.ingress import build_ingress_image
 
-        try:
-            build_ingress_image(self.client, self.config, log=lambda line: None)
-        except HarnessError as exc:
-            self._ingress_error = exc
-            raise
-        self._ingress_ready = True
+        self._once("ingress", build_ingress_image)
+
+    def require_lab_image(self) -> None:
+        """Like :meth:`prepare_lab_image`, but skips the test (fails it under CI) when the
+        image cannot be had."""
+        _or_unavailable(self.prepare_lab_image)
 
     def backend(self, scenario: Scenario) -> DockerBackend:
         """A Docker backend for ``scenario``, with the images it uses prepared: the lab
@@ -132,11 +117,21 @@ class HarnessSession:
         if scenario.target.uses_lab_image:
             self.require_lab_image()
         if scenario.ingress is not None:
-            try:
-                self.prepare_ingress_image()
-            except HarnessError as exc:
-                engine_unavailable(str(exc))
+            _or_unavailable(self.prepare_ingress_image)
         return DockerBackend(self.client, self.config)
+
+    def _once(self, name: str, build: Callable[..., object]) -> None:
+        """Run ``build(client, config)`` the first time ``name`` is asked for; remember a failure."""
+        if name in self._built:
+            return
+        if name in self._build_errors:
+            raise self._build_errors[name]
+        try:
+            build(self.client, self.config, log=lambda line: None)
+        except HarnessError as exc:
+            self._build_errors[name] = exc
+            raise
+        self._built.add(name)
 
     def remove_leftovers(self) -> list[str]:
         """Remove every container carrying this session's owner label; their short ids."""
