@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.config import HarnessConfig
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
 
 if TYPE_CHECKING:
     from harness.result import ScenarioResult
@@ -70,12 +70,49 @@ def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[n
     return DockerBackend(client, config)
 
 
+def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Build (or find) the cgroup v2 guest, and the images it runs; ``--check`` boots it."""
+    from harness.backends.docker import engine, image
+    from harness.backends.docker.ingress import build_ingress_image
+    from harness.vm.image import ensure_guest_image, require_tool
+    from harness.vm.session import guest_session, save_image
+
+    require_tool("qemu-system-x86_64", "qemu-system-x86", _progress)
+    guest = ensure_guest_image(config, log=_progress, force=args.force)
+    client = engine.ensure_engine(config, log=_progress)
+    image.build_lab_image(client, config, log=_progress)
+    build_ingress_image(client, config, log=_progress)
+    for tag in (config.image, config.ingress_image):
+        save_image(client, tag, config.vm_dir / "images", _progress)
+    print(f"guest {guest.digest}: Debian trixie, kernel {guest.kernel_release}, "
+          f"docker.io {guest.packages.get('docker.io', '?')} ({guest.disk.parent})")
+    if args.check:
+        from harness.scenario import parse_scenario
+
+        lab = parse_scenario({"target": {"image": "labapp"}, "limits": {"memory": "256Mi"},
+                              "steps": [{"sleep": "1s"}]}, "vm check", name="vm-check")
+        with guest_session(config, [lab], log=_progress, image=guest) as session:
+            outcome = session.check("oom_watch")
+        print(f"oom watch on a real cgroup v{outcome['cgroup']['version']}: {outcome['detection']}, "
+              f"{outcome['kills']} kill(s) counted, {outcome['idle']['wakes']} wakes while idle, "
+              f"latency {outcome['latency_ms']} ms, CPU {outcome['cpu_s']} s")
+        return 0 if outcome["passed"] else 1
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Run a scenario file, print the gap matrix, write result files."""
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
 
     scenario = load_scenario(args.file, repeat=args.repeat)
+    if args.vm:
+        if args.backend != "docker":
+            raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
+                             f"--backend {args.backend}")
+        from harness.vm.session import run_in_guest
+
+        return _publish(run_in_guest(config, scenario, args.file, log=_progress), args.out, args.plot)
     if args.backend == "azure" or args.dry_run or args.keep:
         from harness.backends.azure.options import backend_from_args
 
@@ -112,16 +149,33 @@ def cmd_import(args: argparse.Namespace, config: HarnessConfig) -> int:
     return _publish(result, args.out, args.plot)
 
 
+def _is_scenario_file(source: str) -> bool:
+    return source.endswith((".yaml", ".yml"))
+
+
 def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignore[no-untyped-def]
     """A result file (or folder) is read; a scenario file is run now."""
     from harness.result import load_result
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
 
-    if source.endswith((".yaml", ".yml")):
+    if _is_scenario_file(source):
         scenario = load_scenario(source)
         return run_scenario(scenario, docker_backend(config, scenario), source, not quiet)
     return load_result(source)
+
+
+def _results_in_guest(sources: list[str], config: HarnessConfig) -> list[ScenarioResult]:
+    """Results for ``compare --vm``: scenario files run in one guest boot, result files read."""
+    from harness.result import load_result
+    from harness.scenario import load_scenario
+    from harness.vm.session import guest_session
+
+    scenarios = {s: load_scenario(s) for s in sources if _is_scenario_file(s)}
+    if not scenarios:
+        return [load_result(s) for s in sources]
+    with guest_session(config, list(scenarios.values()), log=_progress) as session:
+        return [session.run(scenarios[s], s) if s in scenarios else load_result(s) for s in sources]
 
 
 def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
@@ -131,7 +185,11 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.compare import compare, render_comparison
     from harness.report.files import write_atomic
 
-    comparison = compare(_result_for(args.a, config, args.quiet), _result_for(args.b, config, args.quiet))
+    if args.vm:
+        a, b = _results_in_guest([args.a, args.b], config)
+    else:
+        a, b = _result_for(args.a, config, args.quiet), _result_for(args.b, config, args.quiet)
+    comparison = compare(a, b)
     text = render_comparison(comparison)
     if args.out:
         out = Path(args.out)
@@ -195,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="print the resources it would create and the queries it would send, then stop (azure)")
     run.add_argument("--keep", action="store_true", help="keep the cloud resources after the run (azure)")
+    run.add_argument("--vm", action="store_true",
+                     help="run in the cgroup v2 guest (Debian trixie, Docker 26) that `harness vm setup` builds")
     from harness.backends.azure.options import add_run_options
 
     add_run_options(run)
@@ -212,7 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("b", help="result.json (or its folder), or a scenario YAML to run")
     cmp.add_argument("--out", help="folder for compare.json and compare.md")
     cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
+    cmp.add_argument("--vm", action="store_true", help="run scenario files in the cgroup v2 guest (one boot for both)")
     cmp.set_defaults(func=cmd_compare)
+
+    vm = sub.add_parser("vm", help="the cgroup v2 guest (Debian trixie under qemu, Docker 26, systemd driver)")
+    vm_sub = vm.add_subparsers(dest="vm_command", required=True)
+    vm_setup = vm_sub.add_parser("setup", help="build or find the guest and the images it runs (offline)")
+    vm_setup.add_argument("--force", action="store_true", help="rebuild the guest even when its inputs are unchanged")
+    vm_setup.add_argument("--check", action="store_true",
+                          help="boot it and check the OOM watch on a real cgroup v2 kill")
+    vm_setup.set_defaults(func=cmd_vm_setup)
 
     diag = sub.add_parser("diagnose", help="walk the memory-leak playbook on a result: leak, peak demand or another cause")
     diag.add_argument("result", help="a result.json (or the folder holding one) from any backend")

@@ -17,6 +17,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"OOM_HARNESS_{name}", default)
 
 
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oom-harness"
+
+
 @dataclass(frozen=True)
 class HarnessConfig:
     """Settings for engines, images and runs.
@@ -32,6 +36,11 @@ class HarnessConfig:
         dockerd_log: where a dockerd started by the harness writes its log.
         pull_timeout_s: how long the online path may try to pull the base before going offline.
         engine_start_timeout_s: how long to wait for a started dockerd to answer.
+        vm_dir: where the cgroup v2 guest's disk, kernel and saved images are cached.
+        vm_accel: ``auto`` (KVM where a guest boots under it, else TCG), ``kvm`` or ``tcg``.
+        vm_memory_mb: the guest's memory.
+        vm_build_timeout_s: the time limit of each step that builds the guest.
+        vm_boot_timeout_s: how long the guest may take to boot and load the images (TCG).
         label: the label key put on every container, network and image the harness makes.
         owner: this process's id, put in a second label so concurrent harnesses (and test
             sessions) can tell their containers apart.
@@ -52,6 +61,11 @@ class HarnessConfig:
     engine_start_timeout_s: float = field(
         default_factory=lambda: float(_env("ENGINE_START_TIMEOUT", "60"))
     )
+    vm_dir: Path = field(default_factory=lambda: Path(_env("VM_DIR", str(_cache_home() / "vm"))))
+    vm_accel: str = field(default_factory=lambda: _env("VM_ACCEL", "auto"))
+    vm_memory_mb: int = field(default_factory=lambda: int(_env("VM_MEMORY_MB", "4096")))
+    vm_build_timeout_s: float = field(default_factory=lambda: float(_env("VM_BUILD_TIMEOUT", "900")))
+    vm_boot_timeout_s: float = field(default_factory=lambda: float(_env("VM_BOOT_TIMEOUT", "420")))
     label: str = "io.oom-harness"
     owner: str = field(default_factory=lambda: str(os.getpid()))
 

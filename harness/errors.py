@@ -14,6 +14,10 @@ class HarnessError(Exception):
     exit_code = 2
 
 
+class UsageError(HarnessError):
+    """The command line asks for something that cannot be done (options that conflict)."""
+
+
 class ScenarioError(HarnessError):
     """A scenario file is unreadable or invalid. The message names the file and the field."""
 
@@ -38,3 +42,7 @@ class ExpectationFailed(HarnessError):
     """A run finished but one of the scenario's expectations did not hold."""
 
     exit_code = 1
+
+
+class GuestError(HarnessError):
+    """The cgroup v2 guest cannot be built, booted or reached, or a job in it failed."""

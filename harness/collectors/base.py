@@ -10,11 +10,13 @@ from collections.abc import Callable
 class Poller:
     """Calls ``tick`` every ``interval`` seconds in a daemon thread until stopped.
 
-    Exceptions in ``tick`` are kept (the first one) instead of killing the thread
-    silently; ``stop`` re-raises nothing, callers read ``error``.
+    A ``tick`` that returns a number sets the wait before the next call (an adaptive
+    pace); one that returns None keeps ``interval``. Exceptions in ``tick`` are kept (the
+    first one) instead of killing the thread silently; ``stop`` re-raises nothing,
+    callers read ``error``.
     """
 
-    def __init__(self, name: str, interval: float, tick: Callable[[], None]) -> None:
+    def __init__(self, name: str, interval: float, tick: Callable[[], float | None]) -> None:
         self.interval = interval
         self._tick = tick
         self._stop = threading.Event()
@@ -33,9 +35,10 @@ class Poller:
     def _loop(self) -> None:
         started = time.thread_time()
         while not self._stop.is_set():
+            wait = self.interval
             try:
-                self._tick()
+                wait = self._tick() or self.interval
             except Exception as exc:  # noqa: BLE001 - kept for the report, the run goes on
                 self.error = self.error or exc
             self.cpu_s = time.thread_time() - started
-            self._stop.wait(self.interval)
+            self._stop.wait(wait)

@@ -6,15 +6,25 @@ container's cgroup directory is found from its PID's /proc/PID/cgroup (see
 directory keeps its path across restarts of the same container but is recreated, so a
 counter that goes down means a new incarnation, not fewer kills.
 
-Detection is event-driven where the kernel allows it, so a kill is seen within
-milliseconds: on v1 an eventfd registered through cgroup.event_control on
-memory.oom_control, on v2 a poll for POLLPRI on memory.events (the kernel signals a
-change of the file). Polling every ``interval`` is the fallback, and also runs
-alongside the events at a slower pace as a safety net.
+Detection is event-driven, so a kill is seen within milliseconds and an idle watch costs
+nothing:
+
+- v2, as containerd's OOM watcher does: the kernel marks memory.events changed (at most
+  every 10 ms) and a ``poll`` for ``POLLPRI`` alone wakes; reading the file re-arms it.
+  ``POLLIN`` must not be asked for: a cgroup file always polls readable, so asking for it
+  wakes the thread at once, forever.
+- v1: an eventfd registered through cgroup.event_control on memory.oom_control. It fires
+  as the OOM starts, a moment before the kill is counted, so the counter is read fast for
+  a short while after each notification.
+
+Every wake only reads the counter and counts ``oom_kill`` rises; other changes of
+memory.events (``max``, ``high``) wake the thread but count nothing. A slow safety read
+runs beside the events; where no notification can be had, the counter is polled.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import threading
@@ -25,6 +35,10 @@ from harness.evidence import Observation, SourceStatus
 from labapp.cgroupfs import CgroupMemory
 
 SOURCE = "cgroup"
+
+#: How long a v1 watch keeps reading fast after a notification (the kill is counted late).
+V1_HOT_S = 0.3
+V1_HOT_INTERVAL_S = 0.005
 
 
 class OomCounter:
@@ -46,56 +60,78 @@ class OomCounter:
 
 
 class OomNotifier:
-    """A file descriptor the kernel makes readable when the cgroup hits an OOM."""
+    """A file descriptor the kernel wakes when the cgroup's OOM state may have changed.
+
+    ``wait`` returns True on a notification and False on the time-out; ``gone`` turns
+    True when the cgroup directory was removed (the container exited), after which the
+    caller makes a new notifier for the next incarnation.
+    """
 
     def __init__(self, cgroup: CgroupMemory) -> None:
+        self.cgroup = cgroup
         self.mode = "polling"
+        self.gone = False
         self._fds: list[int] = []
         self._event_fd: int | None = None
+        self._poll = select.poll()
         try:
-            self._register(cgroup)
+            self._register()
         except OSError:
             self.close()
             self.mode = "polling"
 
-    def _register(self, cgroup: CgroupMemory) -> None:
-        if cgroup.version == 1:
+    def _register(self) -> None:
+        if self.cgroup.version == 1:
             self._event_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            control = os.open(cgroup.path / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
+            control = os.open(self.cgroup.path / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
             self._fds = [self._event_fd, control]
-            Path(cgroup.path / "cgroup.event_control").write_text(f"{self._event_fd} {control}")
+            Path(self.cgroup.path / "cgroup.event_control").write_text(f"{self._event_fd} {control}")
+            self._poll.register(self._event_fd, select.POLLIN)
             self.mode = "eventfd(memory.oom_control)"
         else:
-            events = os.open(cgroup.path / "memory.events", os.O_RDONLY | os.O_CLOEXEC)
+            events = os.open(self.cgroup.path / "memory.events", os.O_RDONLY | os.O_CLOEXEC)
             self._fds = [events]
-            os.read(events, 4096)  # arm: POLLPRI reports changes after a read
-            self.mode = "poll(memory.events)"
-        self._poll = select.poll()
-        self._poll.register(self._fds[0], select.POLLIN | select.POLLPRI | select.POLLERR)
+            os.pread(events, 4096, 0)  # arm: the next change of the file raises POLLPRI
+            self._poll.register(events, select.POLLPRI)
+            self.mode = "poll(memory.events, POLLPRI)"
 
     @property
     def active(self) -> bool:
         return bool(self._fds)
 
+    @property
+    def hot_after_wake(self) -> bool:
+        """v1's eventfd fires before the kill is counted; v2 notifies the count itself."""
+        return self._event_fd is not None
+
     def wait(self, timeout_s: float) -> bool:
-        """Block until an OOM notification or the time-out; True when notified."""
+        """Block until a notification or the time-out; True when notified."""
         if not self.active:
             time.sleep(timeout_s)
             return False
         if not self._poll.poll(int(timeout_s * 1000)):
             return False
-        self._drain()
+        self._rearm()
+        if self.active and not self.cgroup.path.exists():
+            # v1 signals the eventfd once more when the cgroup is removed.
+            self.gone = True
+            self.close()
         return True
 
-    def _drain(self) -> None:
+    def _rearm(self) -> None:
         try:
             if self._event_fd is not None:
                 os.eventfd_read(self._event_fd)
             else:
-                os.lseek(self._fds[0], 0, os.SEEK_SET)
-                os.read(self._fds[0], 4096)
-        except OSError:
+                os.pread(self._fds[0], 4096, 0)
+        except BlockingIOError:
             pass
+        except OSError as exc:
+            # A removed cgroup file polls "changed" forever and reads ENODEV: stop
+            # watching it, or the thread would spin.
+            if exc.errno in (errno.ENODEV, errno.ENOENT):
+                self.gone = True
+                self.close()
 
     def close(self) -> None:
         for fd in self._fds:
@@ -110,7 +146,7 @@ class CgroupOomCollector:
     """Watches the container's OOM counter: woken by the kernel where it can be, and
     polled every ``interval`` seconds where it cannot (every ``safety_interval`` otherwise)."""
 
-    def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 0.1) -> None:
+    def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 1.0) -> None:
         self.cgroup = cgroup
         self.counter = OomCounter()
         self.observations: list[Observation] = []
@@ -120,6 +156,7 @@ class CgroupOomCollector:
         self.notifier: OomNotifier | None = None
         self.detection = f"polling every {interval:g}s"  # or the kernel event mechanism used
         self.cpu_s = 0.0
+        self.wakes = 0  # notifications received, for the overhead figure
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cgroup-oom", daemon=True)
@@ -152,27 +189,31 @@ class CgroupOomCollector:
         self._tick()  # one last read, so a kill just before the stop is counted
 
     def _loop(self) -> None:
-        assert self.notifier is not None and self.cgroup is not None
         started = time.thread_time()
-        rearm = False
         hot_until = 0.0
         while not self._stop.is_set():
-            if self.notifier.active:
-                # The OOM notification comes as the OOM starts, a moment before the kill
-                # is counted: read fast for a short while after each one.
-                fast = time.monotonic() < hot_until
-                if self.notifier.wait(0.005 if fast else self.safety_interval):
-                    hot_until = time.monotonic() + 0.3
-            else:
+            notifier = self._current_notifier()
+            if notifier is None:
                 self._stop.wait(self.interval)
+            else:
+                hot = time.monotonic() < hot_until
+                if notifier.wait(V1_HOT_INTERVAL_S if hot else self.safety_interval):
+                    self.wakes += 1
+                    if notifier.hot_after_wake:
+                        hot_until = time.monotonic() + V1_HOT_S
             self._tick()
-            if self.notifier.active and not self.cgroup.path.exists():
-                # The cgroup went with its container's exit; re-arm on the next incarnation.
-                self.notifier.close()
-                rearm = True
-            elif rearm and self.cgroup.path.exists():
-                self.notifier, rearm = OomNotifier(self.cgroup), False
             self.cpu_s = time.thread_time() - started
+
+    def _current_notifier(self) -> OomNotifier | None:
+        """The live notifier; after the cgroup was recreated (a restart), a new one."""
+        assert self.cgroup is not None
+        notifier = self.notifier
+        if notifier is not None and notifier.active:
+            return notifier
+        if notifier is not None and notifier.gone and self.cgroup.path.exists():
+            self.notifier = notifier = OomNotifier(self.cgroup)
+            return notifier if notifier.active else None
+        return None  # no notification possible, or between incarnations: poll
 
     def _tick(self) -> None:
         if not self.status.available or self.cgroup is None:

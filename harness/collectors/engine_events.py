@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.evidence import Observation
+from harness.evidence import Observation, SourceStatus
 
 LIFECYCLE = "lifecycle_events"
 OOM_EVENT = "engine_oom_event"
@@ -47,11 +47,22 @@ class EngineEventsCollector:
         self.observations: list[Observation] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="engine-events", daemon=True)
+        self._stopping = False
+        self._failure: str | None = None
+
+    @property
+    def status(self) -> SourceStatus:
+        """Unavailable when the stream failed or ended before the run did: events after
+        that moment were not seen, so "no event" would not mean "nothing happened"."""
+        if self._failure is not None:
+            return SourceStatus.unavailable(self._failure)
+        return SourceStatus.ok()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping = True
         try:
             self._stream.close()
         except Exception:  # noqa: BLE001 - closing a finished stream may raise; nothing to do
@@ -72,5 +83,10 @@ class EngineEventsCollector:
                     self.observations.append(obs)
                 if obs.kind == "die" and self._on_die:
                     self._on_die()
-        except Exception:  # noqa: BLE001 - the stream ends with an error when closed
+        except Exception as exc:  # noqa: BLE001 - closing the stream ends it with an error too
+            if not self._stopping:
+                text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                self._failure = f"the engine's event stream failed during the run: {text}"
             return
+        if not self._stopping:
+            self._failure = "the engine's event stream ended before the run did"

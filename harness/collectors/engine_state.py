@@ -1,8 +1,20 @@
 """Engine state: ``State.OOMKilled`` and ``RestartCount`` from inspecting the container.
 
 ``RestartCount`` is the analogue of the replica API's restartCount and Azure's
-RestartCount metric. ``State.OOMKilled`` is cleared when the container starts again, so
-the container is inspected right after each ``die`` event, not only at the end.
+RestartCount metric. What ``State.OOMKilled`` means depends on the engine, so it is read
+as observed, per incarnation of the container (one ``StartedAt``):
+
+- Docker 20.10 (measured here) sets it only when the container exits after an OOM kill
+  and keeps it set after a restart-policy restart: a flag already set when an
+  incarnation is first seen is that stale one, not a new kill.
+- Docker 24 and later (26.1.5 measured in the cgroup v2 guest) set it as soon as any
+  process of the container is OOM-killed, while the container keeps running, and clear
+  it when the container starts again. A flag that turns on while the container runs is
+  an ``oom_flag_running`` observation: the engine saw a kill the container survived.
+
+The flag is one bit per incarnation, so it shows at most one kill per incarnation: a flag
+seen while running and again at that incarnation's exit is one kill, not two. The
+container is inspected right after each ``die`` event and every half second.
 """
 
 from __future__ import annotations
@@ -12,10 +24,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.evidence import Observation
+from harness.evidence import Observation, SourceStatus
 
 STATE = "engine_state"
 RESTARTS = "restart_count"
+FAILURES_BEFORE_UNAVAILABLE = 5
 
 
 class StateTracker:
@@ -23,18 +36,35 @@ class StateTracker:
 
     def __init__(self) -> None:
         self.restart_count: int | None = None
-        self.oom_exits: set[str] = set()
         self.last: dict[str, Any] = {}
+        self._incarnation: str | None = None
+        self._stale = False  # the flag was already set when this incarnation was first seen
+        self._flagged: set[str] = set()  # incarnations whose kill was already counted
+        self._exits: set[str] = set()  # FinishedAt of the OOMKilled exits already seen
 
     def update(self, attrs: Mapping[str, Any], t: float) -> list[Observation]:
         """Feed one ``docker inspect`` result; return the new observations it shows."""
         state = attrs.get("State") or {}
-        found: list[Observation] = []
+        started = str(state.get("StartedAt") or "")
         finished = str(state.get("FinishedAt") or "")
-        if state.get("OOMKilled") and finished and finished not in self.oom_exits:
-            self.oom_exits.add(finished)
-            found.append(Observation(STATE, t, "oom_killed", True,
-                                     {"exit_code": state.get("ExitCode"), "finished_at": finished}))
+        # "restarting" (Running and Restarting both true) is an exit waiting for its restart.
+        flag = bool(state.get("OOMKilled"))
+        running = bool(state.get("Running")) and not bool(state.get("Restarting"))
+        found: list[Observation] = []
+        if started != self._incarnation:
+            self._incarnation, self._stale = started, flag and running
+        if flag and running and not self._stale and started not in self._flagged:
+            self._flagged.add(started)
+            found.append(Observation(STATE, t, "oom_flag_running", True, {"started_at": started}))
+        elif flag and not running and finished and finished not in self._exits:
+            self._exits.add(finished)
+            counted = started in self._flagged
+            self._flagged.add(started)
+            found.append(Observation(STATE, t, "oom_killed", not counted,
+                                     {"exit_code": state.get("ExitCode"), "finished_at": finished,
+                                      "already_flagged_running": counted}))
+        if not flag:
+            self._stale = False
         count = int(attrs.get("RestartCount") or 0)
         if self.restart_count is not None and count > self.restart_count:
             found += [Observation(RESTARTS, t, "restart", True, {"restart_count": count})
@@ -42,14 +72,19 @@ class StateTracker:
         self.restart_count = count
         self.last = {
             "status": state.get("Status"), "exit_code": state.get("ExitCode"),
-            "oom_killed": bool(state.get("OOMKilled")), "restart_count": count,
-            "pid": state.get("Pid"), "started_at": state.get("StartedAt"), "finished_at": finished,
+            "oom_killed": flag, "restart_count": count,
+            "pid": state.get("Pid"), "started_at": started, "finished_at": finished,
         }
         return found
 
 
 class EngineStateCollector:
-    """Inspects the container on demand (after each die) and every ``interval`` seconds."""
+    """Inspects the container on demand (after each die) and every ``interval`` seconds.
+
+    A failed inspection is retried at the next tick (the container may be mid-restart);
+    when none succeeds at all, or every one of the last few failed, the source is
+    unavailable with the engine's own error as the reason.
+    """
 
     def __init__(self, inspect: Callable[[], Mapping[str, Any]], interval: float = 0.5) -> None:
         self._inspect = inspect
@@ -58,6 +93,9 @@ class EngineStateCollector:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(interval,), name="engine-state", daemon=True)
+        self._successes = 0
+        self._failures_in_a_row = 0
+        self._last_error = ""
 
     def start(self) -> None:
         self.record()
@@ -68,13 +106,25 @@ class EngineStateCollector:
         self._thread.join(timeout=5)
         self.record()
 
+    @property
+    def status(self) -> SourceStatus:
+        """Available while inspections succeed; else why they do not."""
+        if self._successes and self._failures_in_a_row < FAILURES_BEFORE_UNAVAILABLE:
+            return SourceStatus.ok()
+        return SourceStatus.unavailable(f"the engine's inspect failed: {self._last_error or 'no answer'}")
+
     def record(self) -> None:
-        """Inspect now (thread-safe); errors are ignored, the container may be mid-restart."""
+        """Inspect now (thread-safe); a failure is counted, not raised."""
         try:
             attrs = self._inspect()
-        except Exception:  # noqa: BLE001 - a missing container or a busy engine: try next time
+        except Exception as exc:  # noqa: BLE001 - a missing container or a busy engine: try next time
+            with self._lock:
+                self._failures_in_a_row += 1
+                self._last_error = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             return
         with self._lock:
+            self._successes += 1
+            self._failures_in_a_row = 0
             self.observations.extend(self.tracker.update(attrs, time.time()))
 
     @property

@@ -14,21 +14,32 @@ import re
 import select
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.evidence import Kill, Observation, SourceStatus
 
 KMSG_PATH = "/dev/kmsg"
 SOURCE = "kernel_log"
 
+# The OOM killer's summary of its victim. A cgroup OOM names the cgroup that hit its limit
+# (``oom_memcg=``); a machine-wide OOM says ``global_oom`` instead.
 _OOM_KILL = re.compile(
-    r"oom-kill:.*?oom_memcg=(?P<oom_memcg>[^,]*),task_memcg=(?P<task_memcg>[^,]*),"
+    r"oom-kill:.*?(?:oom_memcg=(?P<oom_memcg>[^,]*)|global_oom),task_memcg=(?P<task_memcg>[^,]*),"
     r"task=(?P<task>[^,]*),pid=(?P<pid>\d+)"
 )
+# One line per process killed: the victim, and with memory.oom.group set every other
+# process of the group. "Memory cgroup out of memory: " or "Out of memory: " before it.
 _KILLED = re.compile(
-    r"Memory cgroup out of memory: Killed process (?P<pid>\d+) \((?P<name>[^)]*)\)"
-    r".*?anon-rss:(?P<anon>\d+)kB"
+    r"(?P<scope>Memory cgroup out of memory|Out of memory): Killed process (?P<pid>\d+) \((?P<name>[^)]*)\)"
+    r"(?:.*?anon-rss:(?P<anon>\d+)kB)?"
 )
+_GROUP = re.compile(r"Tasks in (?P<memcg>\S+) are going to be killed due to memory.oom.group set")
+_INVOKED = re.compile(r"invoked oom-killer:")
+
+#: How far a counter reading may come before the kernel's own timestamp (the two clocks
+#: are converted to Unix time separately), and how late it may come, to be the same kill.
+PAIR_EARLY_S = 0.05
+PAIR_LATE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -75,25 +86,72 @@ def parse_dmesg_line(line: str) -> KmsgRecord | None:
 
 
 def find_kills(records: list[KmsgRecord], container_id: str) -> list[KernelKill]:
-    """The OOM kills in ``records`` whose memory cgroup belongs to ``container_id``.
+    """The OOM kills in ``records`` of processes in ``container_id``'s cgroup.
 
-    Pairs each ``oom-kill:`` line with the ``Killed process`` line that follows it for the
-    same PID, which carries the anon RSS.
+    One OOM is an ``oom-kill:`` summary naming the victim and its cgroup, then a
+    ``Killed process`` line for it (which carries the anon RSS). With memory.oom.group set,
+    a ``Tasks in <cgroup> are going to be killed`` line follows and one ``Killed process``
+    line for each other process of the group: each is a kill of its own. Cgroup OOMs and
+    machine-wide (``global_oom``) OOMs are both recognised.
     """
     kills: list[KernelKill] = []
-    pending: dict[int, KernelKill] = {}
+    ours = False  # the OOM being read belongs to the container
+    group: str | None = None  # the group being killed with it, when memory.oom.group is set
+    victims: dict[int, int] = {}  # pid -> index in kills, for this OOM
     for record in records:
-        header = _OOM_KILL.search(record.text)
-        if header and container_id in (header["task_memcg"] + header["oom_memcg"]):
-            kill = KernelKill(record.usec, int(header["pid"]), header["task"], header["task_memcg"], None)
-            pending[kill.pid] = kill
-            kills.append(kill)
+        text = record.text
+        header = _OOM_KILL.search(text)
+        if header:
+            memcg = header["task_memcg"] + (header["oom_memcg"] or "")
+            ours, group, victims = container_id in memcg, None, {}
+            if ours:
+                victims[int(header["pid"])] = len(kills)
+                kills.append(KernelKill(record.usec, int(header["pid"]), header["task"], header["task_memcg"], None))
             continue
-        killed = _KILLED.search(record.text)
-        if killed and int(killed["pid"]) in pending:
-            old = pending.pop(int(killed["pid"]))
-            kills[kills.index(old)] = KernelKill(old.usec, old.pid, killed["name"], old.memcg, int(killed["anon"]))
+        if _INVOKED.search(text):
+            ours, group, victims = False, None, {}
+            continue
+        grouped = _GROUP.search(text)
+        if grouped:
+            group = grouped["memcg"] if ours or container_id in grouped["memcg"] else None
+            continue
+        killed = _KILLED.search(text)
+        if not killed:
+            continue
+        pid, anon = int(killed["pid"]), int(killed["anon"]) if killed["anon"] else None
+        if pid in victims:
+            old = kills[victims[pid]]
+            kills[victims[pid]] = KernelKill(old.usec, old.pid, killed["name"], old.memcg, anon)
+        elif group is not None:
+            victims[pid] = len(kills)
+            kills.append(KernelKill(record.usec, pid, killed["name"], group, anon))
     return kills
+
+
+def pair_with_counter(kernel: list[Kill], detected: list[float]) -> list[Kill]:
+    """Ground-truth kills: each kernel kill matched, by time, with the moment the cgroup
+    counter showed a rise.
+
+    The counter has no PIDs, only times; the kernel log has both. A counter rise is the
+    same kill as the earliest kernel kill not yet matched that was logged before it (allowing
+    ``PAIR_EARLY_S`` for the two clocks) and at most ``PAIR_LATE_S`` earlier. A group kill
+    raises the counter by several at once and is logged as several kills: they pair one to
+    one. A kernel kill with no rise (the cgroup went with its container) keeps no detection
+    time; a rise with no kernel record (no kernel log to read) is a kill of its own.
+    """
+    pending = sorted(kernel, key=lambda k: k.t)
+    paired: list[Kill] = []
+    unmatched_rises: list[float] = []
+    for t in sorted(detected):
+        match = next((k for k in pending if k.t - PAIR_EARLY_S <= t <= k.t + PAIR_LATE_S), None)
+        if match is None:
+            unmatched_rises.append(t)
+            continue
+        pending.remove(match)
+        paired.append(replace(match, detected_at=t))
+    paired += pending
+    paired += [Kill(t=t, detected_at=t) for t in unmatched_rises]
+    return sorted(paired, key=lambda k: k.t)
 
 
 def to_observations(kills: list[KernelKill], boot_wall: float) -> list[Observation]:
@@ -123,6 +181,8 @@ class KernelLogCollector:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="kernel-log", daemon=True)
         self._lock = threading.Lock()
+        # The thread sleeps until a record arrives or stop() writes here: no idle wake-ups.
+        self._wake_r, self._wake_w = os.pipe()
 
     def start(self) -> None:
         try:
@@ -135,8 +195,14 @@ class KernelLogCollector:
 
     def stop(self) -> None:
         self._stop.set()
+        os.write(self._wake_w, b"x")
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -149,10 +215,15 @@ class KernelLogCollector:
         assert self._fd is not None
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
-        while not self._stop.is_set():
-            if not poller.poll(100):
-                continue
-            self._drain()
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while not self._stop.is_set():
+                if not poller.poll(5000):
+                    continue
+                self._drain()
+        except OSError as exc:
+            # Records after this moment are not read: the log cannot say "no kill".
+            self.status = SourceStatus.unavailable(f"reading {self.path} failed during the run: {exc.strerror or exc}")
 
     def _drain(self) -> None:
         assert self._fd is not None

@@ -69,6 +69,9 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
         seen, note, under = _highres(evidence)
     elif source == "metric_1m_avg":
         seen, note, under = _one_minute(evidence)
+    elif source == "engine_state":
+        count = _kill_count(evidence, source)
+        seen, note, under = min(count, truth), _engine_state_note(evidence), False
     else:
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _count_note(source, count), False
@@ -96,6 +99,19 @@ def _count_note(source: str, count: int) -> str:
              "lifecycle_events": "non-zero exits", "restart_count": "restarts", "engine_oom_event": "oom events",
              "engine_state": "OOMKilled exits", "cgroup": "oom_kill increments", "kernel_log": "OOM killer reports"}
     return f"{count} {kinds.get(source, 'observations')}"
+
+
+def _engine_state_note(evidence: RunEvidence) -> str:
+    """What the engine's OOMKilled flag did, in the engine's own terms."""
+    observed = evidence.of("engine_state")
+    running = sum(1 for o in observed if o.kind == "oom_flag_running")
+    exits = sum(1 for o in observed if o.kind == "oom_killed")
+    parts = [f"{exits} OOMKilled exits"]
+    if running:
+        engine = evidence.facts.get("engine")
+        who = f"{engine}: " if engine else ""
+        parts.insert(0, f"{who}State.OOMKilled set while the container kept running ({running}x)")
+    return "; ".join(parts)
 
 
 def kill_times(evidence: RunEvidence) -> list[float]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -17,15 +19,28 @@ from harness.runner.expect import check_run
 from harness.runner.progress import ProgressLine
 from harness.runner.steps import StepDriver, StepFailed
 from harness.scenario import Scenario
+from harness.scenario.timescale import scale_timeouts
+
+#: The health probe's time-out on real hardware (a Kubernetes probe's default is 1 s too).
+PROBE_TIMEOUT_S = 1.0
 
 
 def run_scenario(
     scenario: Scenario, backend: Backend, scenario_file: str | Path | None = None,
-    show_progress: bool = True, transport: httpx.BaseTransport | None = None,
+    show_progress: bool = True, transport: httpx.BaseTransport | None = None, time_scale: float = 1.0,
 ) -> ScenarioResult:
-    """Run every repeat of ``scenario`` on ``backend`` and judge the result."""
-    engine = backend.describe()
-    runs = [run_once(scenario, backend, i, show_progress, transport) for i in range(1, scenario.repeat + 1)]
+    """Run every repeat of ``scenario`` on ``backend`` and judge the result.
+
+    ``time_scale`` (>= 1, measured on a slow machine such as an emulated guest) stretches
+    every bounded wait, the health probe's time-out included; the settings recorded are
+    the scenario's own, and the factor is recorded with the engine.
+    """
+    engine = dict(backend.describe())
+    if time_scale > 1.0:
+        engine["time_scale"] = time_scale
+    scaled = scale_timeouts(scenario, time_scale)
+    runs = [run_once(scaled, backend, i, show_progress, transport, time_scale, engine)
+            for i in range(1, scenario.repeat + 1)]
     return ScenarioResult(
         scenario=scenario.name,
         scenario_file=str(scenario_file) if scenario_file else None,
@@ -39,27 +54,31 @@ def run_scenario(
 
 def run_once(
     scenario: Scenario, backend: Backend, run: int, show_progress: bool = True,
-    transport: httpx.BaseTransport | None = None,
+    transport: httpx.BaseTransport | None = None, time_scale: float = 1.0,
+    engine: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """One run: launch, drive the steps, let collectors settle, judge."""
+    """One run: launch, drive the steps, let collectors settle, judge (by the
+    expectations that hold on ``engine``)."""
     with backend.launch(scenario, run) as session:
-        evidence, step_failure = _drive(scenario, session, run, show_progress, transport)
+        evidence, step_failure = _drive(scenario, session, run, show_progress, transport, time_scale)
     run_figures = figures(evidence)
     matrix = build_matrix(evidence)
     failures = [f"run {run}: {step_failure}"] if step_failure else []
-    failures += check_run(run, scenario.expect, run_figures, matrix, trace_requests(evidence))
+    expect = scenario.expect.for_engine(engine or {})
+    failures += check_run(run, expect, run_figures, matrix, trace_requests(evidence))
     return RunResult(evidence, run_figures, matrix, failures)
 
 
 def _drive(
     scenario: Scenario, session: TargetSession, run: int, show_progress: bool,
-    transport: httpx.BaseTransport | None,
+    transport: httpx.BaseTransport | None, time_scale: float = 1.0,
 ) -> tuple[RunEvidence, str | None]:
     deadline = time.monotonic() + scenario.run_timeout
     progress = ProgressLine(f"[{scenario.name} run {run}/{scenario.repeat}]", session.live)
     driver = StepDriver(session, scenario.target.health_path, deadline, transport,
-                        on_phase=progress.set_phase if show_progress else lambda _: None)
-    prober = HealthProber(session.probe_url, scenario.target.health_path, transport=transport)
+                        on_phase=progress.set_phase if show_progress else lambda _: None, time_scale=time_scale)
+    prober = HealthProber(session.probe_url, scenario.target.health_path, transport=transport,
+                          timeout=PROBE_TIMEOUT_S * time_scale)
     failure: str | None = None
     if show_progress:
         progress.start()

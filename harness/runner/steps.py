@@ -28,15 +28,22 @@ class StepFailed(Exception):
     """A step could not complete (a bounded wait ran out); the run's evidence is still kept."""
 
 
+#: How long a poll's or a health check's single request may take on real hardware.
+REQUEST_BOUND_S = 2.0
+
+
 class StepDriver:
     """Runs steps in order, recording every client request and a mark per step."""
 
     def __init__(
         self, session: TargetSession, health_path: str, run_deadline: float,
         transport: httpx.BaseTransport | None = None,
-        on_phase: Callable[[str], None] = lambda phase: None,
+        on_phase: Callable[[str], None] = lambda phase: None, time_scale: float = 1.0,
     ) -> None:
         self.session = session
+        # A poll's or a health check's own request waits at most this long (stretched on
+        # slow machines like the scenario's time-outs: a new worker boots slower there).
+        self.request_bound_s = REQUEST_BOUND_S * time_scale
         self.health_path = health_path
         self.deadline = run_deadline
         self.requests: list[ClientRequest] = []
@@ -74,7 +81,7 @@ class StepDriver:
         deadline = self._bounded(step.timeout)
         while True:
             try:
-                if self.http.get(self.health_path, timeout=min(2.0, step.timeout)).status_code < 300:
+                if self.http.get(self.health_path, timeout=min(self.request_bound_s, step.timeout)).status_code < 300:
                     return
             except httpx.HTTPError:
                 pass
@@ -90,7 +97,7 @@ class StepDriver:
         state = ConditionState(step.until)
         deadline = self._bounded(step.timeout)
         while True:
-            record, response = send(self.http, f"poll {step.path}", step.method, step.path, timeout=max(step.every, 2.0))
+            record, response = send(self.http, f"poll {step.path}", step.method, step.path, timeout=max(step.every, self.request_bound_s))
             self.requests.append(record)
             body = _json_or_none(response)
             if state.holds(self.session.live(), response.status_code if response else None, body):

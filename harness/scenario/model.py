@@ -769,20 +769,83 @@ class PerRequest(_Model):
         return self
 
 
+_ENGINE_SPEC = re.compile(r"^(?:(?P<name>docker)(?P<op>>=|<|==)(?P<major>\d+)(?:\.(?P<minor>\d+))?"
+                          r"|cgroup=v(?P<cgroup>[12]))$")
+
+
+def _engine_spec(value: str) -> str:
+    if not _ENGINE_SPEC.match(value):
+        raise ValueError(f"{quote_value(value)} is not an engine condition "
+                         "(docker>=24, docker<24, docker==26.1, cgroup=v1 or cgroup=v2)")
+    return value
+
+
+def _version_tuple(text: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)(?:\.(\d+))?", text)
+    return (int(match[1]), int(match[2] or 0)) if match else None
+
+
+def engine_matches(spec: str, engine: Mapping[str, Any]) -> bool:
+    """Whether an engine (a result's ``engine``: name, version, cgroup_version) meets ``spec``.
+
+    ``docker>=24`` compares major (and minor, when given) versions; ``cgroup=v2`` the
+    cgroup version. An engine that does not say its version meets no version condition.
+    """
+    match = _ENGINE_SPEC.match(spec)
+    if match is None:
+        return False
+    if match["cgroup"]:
+        return str(engine.get("cgroup_version", "")) == match["cgroup"]
+    if str(engine.get("name", "")) != match["name"]:
+        return False
+    have = _version_tuple(str(engine.get("version", "")))
+    if have is None:
+        return False
+    want = (int(match["major"]), int(match["minor"] or 0))
+    have = have if match["minor"] else (have[0], 0)
+    return {">=": have >= want, "<": have < want, "==": have == want}[match["op"]]
+
+
+class EngineExpectations(_Model):
+    """Expectations that replace the scenario's own on engines meeting a condition."""
+
+    kills: Count | None = None
+    sources: Annotated[dict[SourceId, list[Verdict]], BeforeValidator(_sources_form)] = {}
+    client_errors: Count | None = None
+
+
 class Expectations(_Model):
     """What a run must show; any that fails makes the exit code 1.
 
-    ``per_request`` is keyed by the name of an ``http`` or ``burst`` step.
+    ``per_request`` is keyed by the name of an ``http`` or ``burst`` step. ``on_engine``
+    is keyed by an engine condition (``docker>=24``, ``cgroup=v2``): where a finding is
+    true on some engines only, the scenario says what each shows, and the expectations of
+    every condition the run's engine meets replace the general ones, key by key.
     """
 
     kills: Count | None = None
     sources: Annotated[dict[SourceId, list[Verdict]], BeforeValidator(_sources_form)] = {}
     client_errors: Count | None = None
     per_request: dict[NonBlank, PerRequest] = {}
+    on_engine: dict[Annotated[str, AfterValidator(_engine_spec)], EngineExpectations] = {}
 
     def allowed_verdicts(self, source: SourceId) -> tuple[Verdict, ...]:
         """The verdicts accepted for ``source``; empty when the scenario expects nothing."""
         return tuple(self.sources.get(source, ()))
+
+    def for_engine(self, engine: Mapping[str, Any]) -> Expectations:
+        """These expectations as they apply on ``engine``."""
+        result = self
+        for spec, override in self.on_engine.items():
+            if not engine_matches(spec, engine):
+                continue
+            update: dict[str, Any] = {"sources": {**result.sources, **override.sources}}
+            if override.kills is not None:
+                update["kills"] = override.kills
+            if override.client_errors is not None:
+                update["client_errors"] = override.client_errors
+            result = result.model_copy(update=update)
+        return result
 
 
 # ---------------------------------------------------------------------------------------

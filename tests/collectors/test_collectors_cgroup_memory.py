@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,17 @@ def test_a_short_peak_is_averaged_away() -> None:
     (minute, average), _ = one_minute_averages(samples, idle_before=30 * mib, idle_after=30 * mib)
     assert minute == 60.0
     assert average / mib == pytest.approx(30 + 470 * 2 / 60)
+
+
+def test_the_v2_watch_sleeps_until_the_kernel_says_memory_events_changed(recorded: Recorded, tmp_path: Path) -> None:
+    """A regular file (like a cgroup file) always polls readable; the v2 watch asks for
+    POLLPRI only, which a plain file never raises, so it must not wake at all by itself:
+    the busy loop that burned most of a core in the v2 guest."""
+    path = recorded.copy_dir("cgroup_v2/before", tmp_path / "cg")
+    collector = CgroupOomCollector(CgroupMemory(2, path), safety_interval=0.2)
+    collector.start()
+    assert collector.detection == "poll(memory.events, POLLPRI)"
+    time.sleep(0.5)
+    collector.stop()
+    assert collector.wakes == 0
+    assert collector.cpu_s < 0.05

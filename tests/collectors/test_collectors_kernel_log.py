@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from recorded_inputs import Recorded
 
+from harness.evidence import Kill
+
 from harness.collectors.kernel_log import (
     KernelKill,
     KmsgRecord,
     find_kills,
     kills_from,
     parse_dmesg_line,
+    pair_with_counter,
     parse_kmsg_record,
     to_observations,
 )
@@ -103,3 +106,26 @@ def test_kills_become_observations_and_ground_truth_on_the_wall_clock(recorded: 
     assert kill.t == kill.kernel_t == pytest.approx(1708.587403)
     assert (kill.victim_pid, kill.victim_name, kill.anon_rss_kb) == (3811, "gunicorn", 252740)
     assert kill.detected_at is None and kill.detection_latency_ms is None
+
+
+# --- pairing the kernel's kills with the counter's rises --------------------------------
+
+
+def test_kills_pair_with_counter_rises_by_time_not_position() -> None:
+    kernel = [Kill(t=10.0, victim_pid=7, kernel_t=10.0), Kill(t=20.0, victim_pid=9, kernel_t=20.0)]
+    # The first kill's rise was missed (read after the cgroup was recreated); the second
+    # rise came 5 ms after its kill. By position it would pair with the first kill.
+    paired = pair_with_counter(kernel, [20.005])
+    assert [(k.victim_pid, k.detected_at) for k in paired] == [(7, None), (9, 20.005)]
+
+
+def test_a_group_kill_pairs_one_rise_per_process() -> None:
+    kernel = [Kill(t=5.0, victim_pid=30, kernel_t=5.0), Kill(t=5.001, victim_pid=1, kernel_t=5.001)]
+    paired = pair_with_counter(kernel, [5.004, 5.004])
+    assert [(k.victim_pid, k.detected_at) for k in paired] == [(30, 5.004), (1, 5.004)]
+
+
+def test_rises_without_a_kernel_record_are_kills_of_their_own() -> None:
+    paired = pair_with_counter([], [3.0])
+    assert [(k.t, k.victim_pid, k.detected_at) for k in paired] == [(3.0, None, 3.0)]
+    assert pair_with_counter([Kill(t=1.0, victim_pid=4)], [30.0])[0].detected_at is None  # too late to be it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 from dataclasses import replace
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -15,7 +16,7 @@ import docker
 from docker.errors import DockerException
 
 from harness.backends.base import LiveStatus
-from harness.backends.docker.container import ContainerSpec, LabContainer
+from harness.backends.docker.container import ContainerSpec, LabContainer, first_line
 from harness.backends.docker.engine import EngineInfo, describe
 from harness.backends.docker.image import Log, build_lab_image
 from harness.backends.docker.ingress import (
@@ -32,7 +33,7 @@ from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
-from harness.errors import ScenarioError
+from harness.errors import EngineError, ScenarioError
 from harness.evidence import Kill, RunEvidence, SourceStatus
 from harness.scenario import Scenario
 from labapp import cgroupfs
@@ -98,6 +99,46 @@ def prepare_images(
         build_ingress_image(client, config, log=log)
 
 
+def require_images(client: docker.DockerClient, config: HarnessConfig, scenario: Scenario) -> None:
+    """Check, without building, that the images ``scenario`` needs are on the engine.
+
+    Used where images arrive built (loaded into the cgroup v2 guest from the host's saves):
+    building there would mean a debootstrap under emulation.
+    """
+    wanted = [config.image] if scenario.target.uses_lab_image else []
+    if scenario.ingress is not None:
+        wanted.append(config.ingress_image)
+    for tag in wanted:
+        try:
+            client.images.get(tag)
+        except DockerException as exc:
+            raise EngineError(f"image {tag} is not on this engine ({first_line(exc)})") from exc
+
+
+def container_cgroup(pid: int, container_id: str) -> tuple[cgroupfs.CgroupMemory | None, str | None]:
+    """The container's memory cgroup on this machine, or None with the reason it is not
+    here (then every host-side source is unavailable for that reason).
+
+    The engine reports the container's PID in its own PID namespace. When the engine runs
+    on another kernel (Docker Desktop's VM, a remote DOCKER_HOST, rootless Docker in its
+    own PID namespace) that number is some other process here, or none: the cgroup found
+    must name the container's id (``docker-<id>.scope``, ``/docker/<id>``,
+    ``libpod-<id>.scope``) to be the container's.
+    """
+    elsewhere = ("the engine does not run on this machine's kernel (Docker Desktop, a remote DOCKER_HOST "
+                 "or rootless Docker in its own PID namespace)")
+    if pid <= 0:
+        return None, f"the engine reported no PID for container {container_id[:12]}"
+    cgroup = cgroupfs.for_pid(pid)
+    if cgroup is None:
+        if not Path(f"/proc/{pid}").exists():
+            return None, f"the container's PID {pid} is no process here: {elsewhere}"
+        return None, "container's memory cgroup not found under /sys/fs/cgroup"
+    if container_id not in str(cgroup.path):
+        return None, f"the cgroup of PID {pid} ({cgroup.path}) does not name container {container_id[:12]}: {elsewhere}"
+    return cgroup, None
+
+
 class DockerBackend:
     """Runs scenarios on the local Docker engine."""
 
@@ -133,6 +174,7 @@ class DockerBackend:
                         haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
                         run_labels(scenario, self.config, run_id, "ingress")))
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy)
+                session.engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
                 try:
                     yield session
                 finally:
@@ -164,15 +206,23 @@ class DockerSession:
         self.probe_url = f"http://127.0.0.1:{container.host_port()}"
         self.base_url = f"http://127.0.0.1:{proxy.host_port()}" if proxy else self.probe_url
         pid = int(container.inspect()["State"].get("Pid") or 0)
-        self.cgroup = cgroupfs.for_pid(pid) if pid else None
+        self.cgroup, self.host_side_reason = container_cgroup(pid, container.id)
         self.oom = CgroupOomCollector(self.cgroup, interval=0.02)
-        self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval)
+        self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval,
+                                     limit_bytes=scenario.limits.memory)
+        if self.host_side_reason is not None:
+            # The engine is not on this kernel: what this machine's cgroups and kernel log
+            # say is about something else, so none of it may count as "seen" or "gap".
+            unavailable = SourceStatus.unavailable(self.host_side_reason)
+            self.oom.status = self.sampler.status = unavailable
         self.state = EngineStateCollector(container.inspect)
         self.events = EngineEventsCollector(
             client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
             on_die=self.state.record,
         )
+        self.engine_label: str | None = None  # "Docker 26.1.5", for notes on engine-specific behaviour
         self.console = LiveConsole()
+        self._logs_error: str | None = None
         self._log_thread = threading.Thread(target=self._follow_logs, name="console", daemon=True)
         self._stopped = False
         for part in (self.oom, self.sampler, self.state, self.events):
@@ -228,6 +278,7 @@ class DockerSession:
             one_minute=one_minute_averages(samples, working[0] if working else None,
                                            working[-1] if working else None),
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
+                   "engine": self.engine_label, "oom_watch_wakes": self.oom.wakes,
                    "oom_detection": self.oom.detection,
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
@@ -244,20 +295,20 @@ class DockerSession:
                             **ingress.model_dump(mode="json")}}
 
     def _kills(self, kernel: list[Kill]) -> list[Kill]:
-        """Ground-truth kills: the kernel's record (victim, time) matched in order with
-        the moments the cgroup counter showed them (detection time)."""
-        detected = [o.t for o in self.oom.snapshot()]
-        kills = [replace(k, detected_at=d) for k, d in zip(kernel, detected)]
-        kills += kernel[len(detected):]  # seen in the kernel log only (cgroup gone with the container)
-        kills += [Kill(t=d, detected_at=d) for d in detected[len(kernel):]]  # no kernel log to read
-        return kills
+        """Ground-truth kills: the kernel's records paired by time with the counter's rises."""
+        return kernel_log.pair_with_counter(kernel, [o.t for o in self.oom.snapshot()])
 
     def _status(self) -> dict[str, SourceStatus]:
-        ok = SourceStatus.ok()
+        """Every source's status, as its collector reports it."""
+        kernel = self.kmsg.status
+        if self.host_side_reason is not None:
+            kernel = SourceStatus.unavailable(self.host_side_reason)
+        logs = SourceStatus.unavailable(self._logs_error) if self._logs_error else SourceStatus.ok()
         return {
-            "cgroup": self.oom.status, "kernel_log": self.kmsg.status,
-            "engine_oom_event": ok, "engine_state": ok, "lifecycle_events": ok, "restart_count": ok,
-            "console_logs": ok, "metric_highres": self.sampler.status, "metric_1m_avg": self.sampler.status,
+            "cgroup": self.oom.status, "kernel_log": kernel,
+            "engine_oom_event": self.events.status, "lifecycle_events": self.events.status,
+            "engine_state": self.state.status, "restart_count": self.state.status,
+            "console_logs": logs, "metric_highres": self.sampler.status, "metric_1m_avg": self.sampler.status,
         }
 
     def _cgroup_fact(self) -> dict[str, Any] | None:
@@ -269,7 +320,8 @@ class DockerSession:
         try:
             assert self.container.container is not None
             return self.container.container.logs(timestamps=True).decode("utf-8", "replace")
-        except DockerException:
+        except DockerException as exc:
+            self._logs_error = f"the container's logs could not be read: {first_line(exc)}"
             return ""
 
     def _follow_logs(self) -> None:

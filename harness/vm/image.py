@@ -1,0 +1,226 @@
+"""Build the guest's disk on the host: a Debian trixie root file system made with
+debootstrap, configured to start the harness's agent, packed into an ext4 image.
+
+Installing inside an emulated guest is slow (pip alone took minutes there), so the guest
+gets everything from Debian's packages at build time: its kernel, systemd (which mounts
+cgroup v2 only), docker.io with the systemd cgroup driver, and the Python libraries the
+harness needs. The harness's own code is not in the image: it is shared into the guest
+at each boot, so changing the harness never rebuilds the guest. The image is cached by
+a digest of what goes into it, like the lab image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.config import HarnessConfig
+from harness.errors import GuestError
+
+Log = Callable[[str], None]
+
+SUITE = "trixie"
+PACKAGES = (
+    "linux-image-amd64", "systemd-sysv", "udev", "dbus", "kmod", "procps", "iproute2",
+    "docker.io", "docker-cli",
+    "python3", "python3-docker", "python3-httpx", "python3-pydantic", "python3-yaml", "python3-tabulate",
+)
+DISK_SIZE = "6G"
+SHARE_TAG = "share"  # read-write: the harness's code, jobs and results
+IMAGES_TAG = "images"  # read-only: the lab and ingress images saved on the host
+AGENT_UNIT = "oom-harness-agent.service"
+
+FSTAB = f"""\
+/dev/vda / ext4 rw,noatime 0 1
+{SHARE_TAG} /mnt/share 9p trans=virtio,version=9p2000.L,msize=524288,nofail 0 0
+{IMAGES_TAG} /mnt/images 9p trans=virtio,version=9p2000.L,msize=524288,ro,nofail 0 0
+"""
+
+UNIT = """\
+[Unit]
+Description=oom-harness guest agent: loads the shared images, then runs the host's jobs
+After=docker.service mnt-share.mount mnt-images.mount
+Requires=docker.service mnt-share.mount
+
+[Service]
+Type=simple
+Environment=PYTHONPATH=/mnt/share/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ExecStart=/usr/bin/python3 -m harness.vm.agent /mnt/share /mnt/images
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+#: Bumped when the way the root file system is configured changes.
+LAYOUT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """A built guest: its disk, kernel and initrd, and what it holds."""
+
+    digest: str
+    disk: Path
+    kernel: Path
+    initrd: Path
+    kernel_release: str
+    packages: dict[str, str]  # name -> version, for the result's facts
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+
+def image_digest() -> str:
+    """A digest of everything that goes into the guest's disk."""
+    sha = hashlib.sha256()
+    for part in (SUITE, " ".join(PACKAGES), FSTAB, UNIT, DISK_SIZE, LAYOUT_VERSION):
+        sha.update(part.encode() + b"\0")
+    return sha.hexdigest()[:16]
+
+
+def find_guest_image(config: HarnessConfig) -> GuestImage | None:
+    """The cached guest for the current inputs, or None when it must be built."""
+    folder = config.vm_dir / image_digest()
+    manifest = folder / "guest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        data = json.loads(manifest.read_text())
+        return GuestImage(
+            digest=data["digest"], disk=folder / "disk.img", kernel=folder / "vmlinuz",
+            initrd=folder / "initrd.img", kernel_release=data["kernel_release"], packages=data["packages"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise GuestError(f"{manifest}: unreadable guest manifest ({exc}); remove {folder} and run `harness vm setup`") from exc
+
+
+def ensure_guest_image(config: HarnessConfig, log: Log = print, force: bool = False) -> GuestImage:
+    """Find the cached guest, or build it (a few minutes, once per change of inputs)."""
+    found = None if force else find_guest_image(config)
+    if found is not None:
+        log(f"vm: guest image {found.digest} is up to date ({found.disk})")
+        return found
+    return build_guest_image(config, log)
+
+
+def build_guest_image(config: HarnessConfig, log: Log = print) -> GuestImage:
+    """debootstrap, configure, pack; the cache folder appears whole or not at all."""
+    digest = image_digest()
+    final = config.vm_dir / digest
+    config.vm_dir.mkdir(parents=True, exist_ok=True)
+    debootstrap = require_tool("debootstrap", "debootstrap", log)
+    mkfs = require_tool("mkfs.ext4", "e2fsprogs", log)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"{digest}.build-", dir=config.vm_dir) as tmp:
+        work = Path(tmp)
+        root = work / "root"
+        cmd = [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(root)]
+        if config.debian_mirror:
+            cmd.append(config.debian_mirror)
+        log(f"vm: debootstrap {SUITE} with its kernel, systemd, docker.io and the harness's Python packages ... "
+            "about 2 minutes")
+        run_step(cmd, "debootstrap of the guest", config.vm_build_timeout_s)
+        configure_root(root)
+        out = work / "out"
+        out.mkdir()
+        release = _copy_boot_files(root, out)
+        packages = _package_versions(root)
+        log("vm: packing the root file system into an ext4 image ...")
+        run_step([mkfs, "-q", "-F", "-L", "oomroot", "-d", str(root), str(out / "disk.img"), DISK_SIZE],
+                 "mkfs.ext4 of the guest disk", config.vm_build_timeout_s)
+        (out / "guest.json").write_text(json.dumps(
+            {"digest": digest, "suite": SUITE, "kernel_release": release, "packages": packages}, indent=2) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        out.rename(final)
+    log(f"vm: guest image {digest} built in {time.monotonic() - started:.0f} s ({final})")
+    found = find_guest_image(config)
+    assert found is not None
+    return found
+
+
+def configure_root(root: Path) -> None:
+    """Make the debootstrapped tree boot straight into the agent, with nothing else to do."""
+    (root / "etc/fstab").write_text(FSTAB)
+    (root / "etc/hostname").write_text("oom-harness-guest\n")
+    for mount in ("mnt/share", "mnt/images"):
+        (root / mount).mkdir(parents=True, exist_ok=True)
+    systemd = root / "etc/systemd/system"
+    (systemd / AGENT_UNIT).write_text(UNIT)
+    wants = systemd / "multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / AGENT_UNIT
+    link.unlink(missing_ok=True)
+    link.symlink_to(f"/etc/systemd/system/{AGENT_UNIT}")
+    # Timers (apt, fstrim) and login prompts only cost boot time and CPU in the guest.
+    for folder in ("timers.target.wants", "getty.target.wants"):
+        shutil.rmtree(systemd / folder, ignore_errors=True)
+    # Leave the apt caches out of the image.
+    shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+    (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+
+
+def _copy_boot_files(root: Path, out: Path) -> str:
+    kernels = sorted((root / "boot").glob("vmlinuz-*"))
+    if not kernels:
+        raise GuestError(f"the guest's root file system has no kernel under {root / 'boot'}")
+    release = kernels[-1].name.removeprefix("vmlinuz-")
+    initrd = root / "boot" / f"initrd.img-{release}"
+    if not initrd.is_file():
+        raise GuestError(f"the guest's root file system has no initrd for kernel {release}")
+    shutil.copy2(kernels[-1], out / "vmlinuz")
+    shutil.copy2(initrd, out / "initrd.img")
+    return release
+
+
+def _package_versions(root: Path) -> dict[str, str]:
+    wanted = {"linux-image-amd64", "docker.io", "python3", "systemd", "containerd", "runc"}
+    done = subprocess.run(
+        ["dpkg-query", f"--admindir={root / 'var/lib/dpkg'}", "-W", "-f", "${Package} ${Version}\\n"],
+        capture_output=True, text=True, timeout=60)
+    versions = {}
+    for line in done.stdout.splitlines():
+        name, _, version = line.partition(" ")
+        if name in wanted:
+            versions[name] = version
+    return versions
+
+
+def require_tool(binary: str, package: str, log: Log) -> str:
+    """The path of ``binary``; as root on Debian, Debian's ``package`` is installed first."""
+    found = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
+    if found:
+        return found
+    if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        raise GuestError(f"{binary} not found: install {package} (the guest is built and booted with it)")
+    log(f"vm: installing {package} (apt-get) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run_step(["apt-get", "update", "-qq"], "apt-get update", 600, env)
+    run_step(["apt-get", "install", "-y", "-qq", package], f"apt-get install {package}", 900, env)
+    found = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
+    if not found:
+        raise GuestError(f"{binary} still not found after installing {package}")
+    return found
+
+
+def run_step(cmd: list[str], what: str, timeout_s: float, env: dict[str, str] | None = None) -> None:
+    """Run one build step with a time limit; failures and time-outs name the step."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise GuestError(f"{what} timed out after {timeout_s:.0f} s") from exc
+    except OSError as exc:
+        raise GuestError(f"{what} could not start: {exc}") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-600:]
+        raise GuestError(f"{what} failed (exit {done.returncode}): {tail}")

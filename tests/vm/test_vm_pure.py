@@ -1,0 +1,118 @@
+"""The guest's host-side logic that needs no qemu: accelerator choice, time scaling,
+stale folders, the shared-folder log follower, and engine conditions in expectations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.errors import GuestError
+from harness.scenario import parse_scenario
+from harness.scenario.model import engine_matches
+from harness.scenario.timescale import scale_timeouts
+from harness.vm.image import configure_root, image_digest
+from harness.vm.qemu import _follow, choose_accel, remove_stale_folders
+from harness.vm.speed import time_scale
+
+DOCKER_20 = {"name": "docker", "version": "20.10.24+dfsg1", "cgroup_version": "1"}
+DOCKER_26 = {"name": "docker", "version": "26.1.5+dfsg1", "cgroup_version": "2"}
+
+
+def test_a_pvm_kvm_module_means_software_emulation(tmp_path: Path) -> None:
+    (tmp_path / "kvm_pvm").mkdir()
+    accel = choose_accel("auto", sys_module=tmp_path, kvm="/dev/null")
+    assert accel.name == "tcg" and "kvm_pvm" in accel.reason
+    assert accel.args == ["-accel", "tcg,thread=multi", "-cpu", "max"]
+
+
+def test_kvm_is_used_where_it_opens_and_is_not_pvm(tmp_path: Path) -> None:
+    device = tmp_path / "kvm"
+    device.write_text("")
+    assert choose_accel("auto", sys_module=tmp_path, kvm=str(device)).name == "kvm"
+    assert choose_accel("auto", sys_module=tmp_path, kvm=str(tmp_path / "absent")).name == "tcg"
+    assert choose_accel("tcg").name == "tcg" and choose_accel("kvm").name == "kvm"
+    with pytest.raises(GuestError, match="not auto, kvm or tcg"):
+        choose_accel("fast")
+
+
+def test_time_scale_is_the_guest_slowdown_at_least_one() -> None:
+    assert time_scale(0.1087, 0.0082) == 13.3
+    assert time_scale(0.005, 0.008) == 1.0
+    assert time_scale(1.0, 0.0) == 1.0
+
+
+def _gradual() -> dict:
+    return {"target": {"image": "labapp"}, "limits": {"memory": "512Mi"}, "run_timeout": "100s",
+            "steps": [{"wait_healthy": {"timeout": "30s"}},
+                      {"poll": {"path": "/memory", "every": "2s", "timeout": "60s", "until": {"kills": 1}}},
+                      {"sleep": "2s"},
+                      {"burst": {"path": "/heavy", "count": 5, "concurrency": 2}}]}
+
+
+def test_scaling_stretches_every_bound_and_no_pace() -> None:
+    scenario = parse_scenario(_gradual(), "x.yaml")
+    scaled = scale_timeouts(scenario, 4.0)
+    healthy, poll, sleep, burst = scaled.steps
+    assert healthy.timeout == 120.0 and poll.timeout == 240.0 and poll.every == 2.0
+    assert sleep.duration == 2.0 and burst.timeout == 120.0 and burst.total_timeout == 1200.0
+    assert scaled.run_timeout == 400.0
+    assert scale_timeouts(scenario, 1.0) is scenario
+    assert scenario.steps[1].timeout == 60.0  # the original is untouched
+
+
+def test_engine_conditions() -> None:
+    assert engine_matches("docker>=24", DOCKER_26) and not engine_matches("docker>=24", DOCKER_20)
+    assert engine_matches("docker<24", DOCKER_20) and engine_matches("docker==26.1", DOCKER_26)
+    assert engine_matches("cgroup=v2", DOCKER_26) and not engine_matches("cgroup=v2", DOCKER_20)
+    assert not engine_matches("docker>=24", {"name": "azure-container-apps"})
+
+
+def test_engine_expectations_replace_the_general_ones_key_by_key() -> None:
+    data = _gradual() | {"expect": {"kills": {"min": 1},
+                                    "sources": {"engine_state": "gap", "cgroup": "visible"},
+                                    "on_engine": {"docker>=24": {"sources": {"engine_state": "visible"}}}}}
+    expect = parse_scenario(data, "x.yaml").expect
+    assert expect.for_engine(DOCKER_20).sources == {"engine_state": ["gap"], "cgroup": ["visible"]}
+    newer = expect.for_engine(DOCKER_26)
+    assert newer.sources == {"engine_state": ["visible"], "cgroup": ["visible"]}
+    assert newer.kills == expect.kills
+
+
+def test_a_bad_engine_condition_names_the_field() -> None:
+    data = _gradual() | {"expect": {"on_engine": {"podman>=4": {"sources": {"cgroup": "visible"}}}}}
+    with pytest.raises(Exception, match=r"x.yaml: expect.on_engine.*not an engine condition"):
+        parse_scenario(data, "x.yaml")
+
+
+def test_stale_guest_folders_go_and_live_ones_stay(tmp_path: Path) -> None:
+    dead, live, fresh = tmp_path / "guest-dead", tmp_path / "guest-live", tmp_path / "guest-fresh"
+    for folder in (dead, live, fresh):
+        folder.mkdir()
+    (dead / "owner.pid").write_text("999999999\n")
+    (live / "owner.pid").write_text(f"{os.getpid()}\n")
+    assert remove_stale_folders(tmp_path) == [dead]
+    assert live.exists() and fresh.exists()  # no pid yet, but just made: being set up
+
+
+def test_the_log_follower_passes_whole_lines_only(tmp_path: Path) -> None:
+    log = tmp_path / "0001.log"
+    log.write_bytes(b"[run 1/1] 0.8s phase=a\r[run 1/1] 1.8s phase=b\nhalf")
+    lines: list[str] = []
+    offset = _follow(log, 0, lines.append)
+    assert lines == ["[run 1/1] 0.8s phase=a", "[run 1/1] 1.8s phase=b"]
+    with log.open("ab") as f:
+        f.write(b" line\n")
+    _follow(log, offset, lines.append)
+    assert lines[-1] == "half line"
+
+
+def test_the_root_file_system_boots_into_the_agent(tmp_path: Path) -> None:
+    (tmp_path / "etc/systemd/system/timers.target.wants").mkdir(parents=True)
+    configure_root(tmp_path)
+    assert "/mnt/share 9p" in (tmp_path / "etc/fstab").read_text()
+    unit = tmp_path / "etc/systemd/system/multi-user.target.wants/oom-harness-agent.service"
+    assert unit.is_symlink() and "harness.vm.agent" in (tmp_path / "etc/systemd/system/oom-harness-agent.service").read_text()
+    assert not (tmp_path / "etc/systemd/system/timers.target.wants").exists()
+    assert len(image_digest()) == 16
