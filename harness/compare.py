@@ -22,6 +22,8 @@ IGNORED_SETTINGS = {"name", "description", "repeat", "expect"}
 # The procedure: reported, but not named as the controlling variable.
 PROCEDURE_SETTINGS = {"steps", "settle", "run_timeout", "sample_interval"}
 SIZE_SETTINGS = {"limits.memory", "limits.memory_swap", "limits.address_space"}
+# Where a result ran: a finding is true only on the engines and kernels it was seen on.
+ENGINE_FACTS = ("name", "version", "cgroup_version", "cgroup_driver", "kernel")
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Comparison:
 
 def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
     """Compare two results: what changed between their scenarios and what that did."""
-    changes = settings_diff(a.settings, b.settings)
+    changes = settings_diff(a.settings, b.settings) + engine_diff(a.engine, b.engine)
     per_request = None
     sentence = None
     if a.settings.get("ingress") or b.settings.get("ingress"):
@@ -102,6 +104,24 @@ def settings_diff(a: Any, b: Any, prefix: str = "") -> list[Change]:
             changes += settings_diff(a.get(key), b.get(key), path)
         return changes
     return [] if a == b else [Change(prefix, a, b)]
+
+
+def engine_diff(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
+    """The engine facts that differ (``engine.version``, ``engine.cgroup_version`` ...),
+    and where each ran (the host, or the emulated guest)."""
+    changes = [Change(f"engine.{key}", a.get(key), b.get(key)) for key in ENGINE_FACTS
+               if a.get(key) is not None and b.get(key) is not None and a.get(key) != b.get(key)]
+    where_a, where_b = _where(a), _where(b)
+    if where_a != where_b:
+        changes.append(Change("engine.host", where_a, where_b))
+    return changes
+
+
+def _where(engine: dict[str, Any]) -> str:
+    host = engine.get("host")
+    if isinstance(host, dict):
+        return f"{host.get('kind', 'guest')} ({host.get('accel', '?')})"
+    return "this machine"
 
 
 def falsification(a: ScenarioResult, b: ScenarioResult, changes: list[Change]) -> str:

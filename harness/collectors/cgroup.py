@@ -41,6 +41,18 @@ V1_HOT_S = 0.3
 V1_HOT_INTERVAL_S = 0.005
 
 
+def parse_oom_kill(content: bytes) -> int | None:
+    """``oom_kill`` out of memory.events' bytes (``low 0\\nhigh 0\\nmax 3\\noom 1\\noom_kill 1 ...``)."""
+    at = content.find(b"\noom_kill ")
+    if at < 0:
+        return None
+    end = content.find(b"\n", at + 1)
+    try:
+        return int(content[at + 10:end if end > 0 else None])
+    except ValueError:
+        return None
+
+
 class OomCounter:
     """Turns successive counter readings into one observation per kill."""
 
@@ -112,18 +124,30 @@ class OomNotifier:
         if not self._poll.poll(int(timeout_s * 1000)):
             return False
         self._rearm()
-        if self.active and not self.cgroup.path.exists():
+        if self._event_fd is not None and self.active and not self.cgroup.path.exists():
             # v1 signals the eventfd once more when the cgroup is removed.
             self.gone = True
             self.close()
         return True
 
+    def read_count(self) -> int | None:
+        """v2: ``oom_kill`` read through the open descriptor, which also re-arms it (a
+        fraction of what opening and parsing the file costs); None on v1 or when unread."""
+        if self._event_fd is not None or not self._fds:
+            return None
+        try:
+            return parse_oom_kill(os.pread(self._fds[0], 4096, 0))
+        except OSError as exc:
+            if exc.errno in (errno.ENODEV, errno.ENOENT):
+                self.gone = True
+                self.close()
+            return None
+
     def _rearm(self) -> None:
         try:
             if self._event_fd is not None:
                 os.eventfd_read(self._event_fd)
-            else:
-                os.pread(self._fds[0], 4096, 0)
+            # v2 re-arms with the read of the counter that follows every wake.
         except BlockingIOError:
             pass
         except OSError as exc:
@@ -146,7 +170,7 @@ class CgroupOomCollector:
     """Watches the container's OOM counter: woken by the kernel where it can be, and
     polled every ``interval`` seconds where it cannot (every ``safety_interval`` otherwise)."""
 
-    def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 1.0) -> None:
+    def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 2.0) -> None:
         self.cgroup = cgroup
         self.counter = OomCounter()
         self.observations: list[Observation] = []
@@ -218,10 +242,12 @@ class CgroupOomCollector:
     def _tick(self) -> None:
         if not self.status.available or self.cgroup is None:
             return
-        reading = self.cgroup.oom_kills()
-        if reading.value is None:  # between incarnations the directory is briefly absent
+        value = self.notifier.read_count() if self.notifier is not None else None
+        if value is None:
+            value = self.cgroup.oom_kills().value
+        if value is None:  # between incarnations the directory is briefly absent
             return
-        found = self.counter.update(reading.value, time.time())
+        found = self.counter.update(value, time.time())
         if found:
             with self._lock:
                 self.observations.extend(found)

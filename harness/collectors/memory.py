@@ -50,25 +50,28 @@ class OpenCounter:
             self._fd = None
 
 
-#: Sample fast when usage is within this share of the limit, or would be within a second.
-NEAR_LIMIT = 0.85
-#: How much slower than ``interval`` the sampler goes while memory is far from the limit.
-SLOW_FACTOR = 10
+#: The sampler aims to see memory move by at most this share of the limit between samples.
+STEP_SHARE = 0.01
+#: ... or by this much where no limit is known.
+STEP_NO_LIMIT = 4 * 1024 * 1024
+#: The longest wait between samples, while memory stands still.
+SLOWEST_S = 0.5
 #: Seconds between reads of memory.stat (inactive file pages) and the high-water mark.
-STAT_EVERY_S = 0.5
+STAT_EVERY_S = 1.0
 
 
 class MemorySampler:
-    """Samples usage and working set of a cgroup: every ``interval`` seconds near the
-    limit, ``SLOW_FACTOR`` times less often far from it.
+    """Samples usage and working set of a cgroup, paced by how fast memory moves.
 
-    Each wake-up of a thread costs tens of microseconds of CPU on real hardware and about
-    a millisecond under emulation, so a fixed 20 ms pace cost several percent of a core in
-    the cgroup v2 guest. The peaks and the drops at a kill happen at the limit, where the
-    sampler runs fast: it goes fast when usage is within ``NEAR_LIMIT`` of the limit, or
-    would get there within a second at the pace it grew since the last sample, and for a
-    second after a drop. Without a known limit it always runs fast. The kernel's own
-    high-water mark is read too, so the true peak never depends on the pace.
+    Each wake-up of a thread costs tens of microseconds of CPU on real hardware and one
+    to two milliseconds under emulation, so a fixed 20 ms pace cost several percent of a
+    core in the cgroup v2 guest. What the series must show is how memory climbs, its
+    peak, and the drop at each kill; so the sampler waits as long as it takes memory to
+    move by ``STEP_SHARE`` of the limit at the pace it moved since the last sample: every
+    ``interval`` (20 ms by default) during a fast climb or a drop, up to ``SLOWEST_S``
+    while memory stands still. A climb to the limit is therefore sampled within about
+    1 % of the peak, and the kernel's own high-water mark is read too, so the true peak
+    never depends on the pace.
 
     Usage is read every tick; memory.stat (for the inactive file pages that working set
     leaves out) and the high-water mark every ``STAT_EVERY_S``, because parsing the stat
@@ -82,7 +85,6 @@ class MemorySampler:
         self.samples: list[MemorySample] = []
         self.highwater: int | None = None
         self._next_stat = 0.0
-        self._fast_until = 0.0
         self._inactive_file = 0
         self.status = SourceStatus.ok() if cgroup else SourceStatus.unavailable(
             "container's memory cgroup not found under /sys/fs/cgroup")
@@ -132,15 +134,12 @@ class MemorySampler:
         return self._next_wait(previous, sample, now)
 
     def _next_wait(self, previous: MemorySample | None, sample: MemorySample, now: float) -> float:
-        limit = self.limit_bytes
-        if limit is None or previous is None or previous.usage_bytes is None or sample.usage_bytes is None:
+        if previous is None or previous.usage_bytes is None or sample.usage_bytes is None:
             return self.interval
-        usage, elapsed = sample.usage_bytes, max(sample.t - previous.t, 1e-3)
-        growth_per_s = (usage - previous.usage_bytes) / elapsed
-        if usage < (1 - HIGHRES_DROP_SHARE) * previous.usage_bytes:
-            self._fast_until = now + 1.0  # a drop (a kill): watch the recovery closely
-        near = usage + max(growth_per_s, 0.0) >= NEAR_LIMIT * limit
-        return self.interval if near or now < self._fast_until else self.interval * SLOW_FACTOR
+        step = STEP_SHARE * self.limit_bytes if self.limit_bytes else STEP_NO_LIMIT
+        speed = abs(sample.usage_bytes - previous.usage_bytes) / max(sample.t - previous.t, 1e-3)
+        wait = step / speed if speed > 0 else SLOWEST_S
+        return min(max(wait, self.interval), max(SLOWEST_S, self.interval))
 
     def _refresh_slow_figures(self, usage: int) -> None:
         assert self.cgroup is not None
@@ -157,8 +156,7 @@ class MemorySampler:
 
 
 _USAGE_FILE = {1: "memory.usage_in_bytes", 2: "memory.current"}
-#: A fall of this share between two samples is a drop worth sampling fast after.
-HIGHRES_DROP_SHARE = 0.25
+
 
 
 def one_minute_averages(

@@ -15,6 +15,7 @@ The agent never exits on a job's failure; the host stops the guest when it is do
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 POLL_S = 0.2
+JOB_NAME = re.compile(r"^\d{4}\.json$")  # not NNNN.out.json, the job's output
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -69,7 +71,7 @@ def serve(share: Path) -> None:
     jobs = share / "jobs"
     jobs.mkdir(exist_ok=True)
     while True:
-        for job in sorted(jobs.glob("[0-9]*.json")):
+        for job in sorted(p for p in jobs.glob("*.json") if JOB_NAME.match(p.name)):
             done = job.with_suffix(".done")
             if done.exists():
                 continue

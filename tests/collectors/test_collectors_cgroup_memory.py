@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from recorded_inputs import Recorded
 
-from harness.collectors.cgroup import CgroupOomCollector, OomCounter
+from harness.collectors.cgroup import CgroupOomCollector, OomCounter, parse_oom_kill
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.evidence import MemorySample
 from labapp.cgroupfs import CgroupMemory
@@ -178,3 +178,10 @@ def test_the_v2_watch_sleeps_until_the_kernel_says_memory_events_changed(recorde
     collector.stop()
     assert collector.wakes == 0
     assert collector.cpu_s < 0.05
+
+
+def test_the_fast_counter_read_agrees_with_the_file_reader(recorded: Recorded) -> None:
+    for folder, count in (("before", 0), ("after", 1)):
+        content = (recorded.root / "cgroup_v2" / folder / "memory.events").read_bytes()
+        assert parse_oom_kill(content) == count == CgroupMemory(2, recorded.root / "cgroup_v2" / folder).oom_kills().value
+    assert parse_oom_kill(b"low 0\nhigh 0\nmax 0\noom 0\n") is None  # kernel < 4.13

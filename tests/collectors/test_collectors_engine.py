@@ -107,3 +107,42 @@ def test_state_tracker_sees_the_supervisor_exit_as_oom_killed(recorded: Recorded
     tracker = StateTracker()
     found = [o for attrs in recorded.inspects("supervisor") for o in tracker.update(attrs, 1.0)]
     assert [(o.kind, o.detail["exit_code"]) for o in found] == [("oom_killed", 1)]
+
+
+# --- Docker 26.1.5 in the cgroup v2 guest -------------------------------------------------
+
+
+def test_a_flag_already_set_when_an_incarnation_is_first_seen_is_stale(recorded: Recorded) -> None:
+    """Docker 20.10 keeps the flag of the last exit after a restart: not a new kill."""
+    tracker = StateTracker()
+    assert tracker.update(recorded.inspects("guest_v2/worker_kill")[-1], 1.0) == []
+
+
+def test_docker_26_flags_a_worker_kill_while_the_container_runs(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    found = [o for attrs in recorded.inspects("guest_v2/worker_kill") for o in tracker.update(attrs, 1.0)]
+    assert [(o.kind, o.kill) for o in found] == [("oom_flag_running", True)]
+    assert tracker.last["status"] == "running" and tracker.last["oom_killed"] is True
+
+
+def test_docker_26_flags_a_machine_wide_oom_kill_too(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    found = [o for attrs in recorded.inspects("guest_v2/global_oom") for o in tracker.update(attrs, 1.0)]
+    assert [(o.kind, o.kill) for o in found] == [("oom_flag_running", True)]
+
+
+def test_a_group_kill_is_an_oom_killed_exit(recorded: Recorded) -> None:
+    tracker = StateTracker()
+    found = [o for attrs in recorded.inspects("guest_v2/group_kill") for o in tracker.update(attrs, 1.0)]
+    assert [(o.kind, o.kill, o.detail["exit_code"]) for o in found] == [("oom_killed", True, 137)]
+
+
+def test_one_incarnation_flagged_running_then_exiting_is_one_kill(recorded: Recorded) -> None:
+    running, running_flagged = recorded.inspects("guest_v2/worker_kill")
+    exited = recorded.inspects("guest_v2/group_kill")[-1]
+    # The worker's container, had its PID 1 then been killed too: the same StartedAt.
+    exit_of_same = dict(exited, State={**exited["State"], "StartedAt": running_flagged["State"]["StartedAt"]})
+    tracker = StateTracker()
+    found = [o for attrs in (running, running_flagged, exit_of_same) for o in tracker.update(attrs, 1.0)]
+    assert [(o.kind, o.kill) for o in found] == [("oom_flag_running", True), ("oom_killed", False)]
+    assert found[1].detail["already_flagged_running"] is True

@@ -129,3 +129,32 @@ def test_rises_without_a_kernel_record_are_kills_of_their_own() -> None:
     paired = pair_with_counter([], [3.0])
     assert [(k.t, k.victim_pid, k.detected_at) for k in paired] == [(3.0, None, 3.0)]
     assert pair_with_counter([Kill(t=1.0, victim_pid=4)], [30.0])[0].detected_at is None  # too late to be it
+
+
+# --- recorded in the cgroup v2 guest (kernel 6.12, Docker 26.1.5, systemd driver) --------
+
+
+def _guest(recorded: Recorded, kind: str) -> tuple[list[KmsgRecord], str]:
+    return recorded.kmsg(f"guest_v2/{kind}"), recorded.text("guest_v2", kind, "container_id.txt").strip()
+
+
+def test_a_v2_worker_kill_in_a_systemd_scope(recorded: Recorded) -> None:
+    records, container = _guest(recorded, "worker_kill")
+    (kill,) = find_kills(records, container)
+    assert (kill.pid, kill.name, kill.anon_rss_kb) == (793, "python3", 130160)
+    assert kill.memcg == f"/system.slice/docker-{container}.scope"
+
+
+def test_a_group_kill_is_one_kill_per_process_of_the_group(recorded: Recorded) -> None:
+    records, container = _guest(recorded, "group_kill")
+    kills = find_kills(records, container)
+    # The victim is logged first, then every member of the group (the victim again among them).
+    assert [(k.pid, k.name) for k in kills] == [(889, "python3"), (866, "sh")]
+    assert kills[1].anon_rss_kb == 0 and kills[0].anon_rss_kb == 130112
+
+
+def test_a_machine_wide_oom_names_the_task_cgroup_only(recorded: Recorded) -> None:
+    records, container = _guest(recorded, "global_oom")
+    (kill,) = find_kills(records, container)
+    assert (kill.pid, kill.name, kill.anon_rss_kb) == (976, "python3", 3741572)
+    assert find_kills(records, "0" * 64) == []

@@ -279,7 +279,7 @@ class DockerSession:
                                            working[-1] if working else None),
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
                    "engine": self.engine_label, "oom_watch_wakes": self.oom.wakes,
-                   "oom_detection": self.oom.detection,
+                   "oom_detection": self.oom.detection, "kernel_clock": self.kmsg.clock,
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
                    "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,

@@ -1,0 +1,22 @@
+"""Shared by the guest's tests and their fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from harness.result import ScenarioResult
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The shipped scenarios run in the guest by CI.
+IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
+
+
+def keep(result: ScenarioResult) -> None:
+    """Write the result where ``OOM_HARNESS_VM_RESULTS`` says, for the README's figures."""
+    folder = os.environ.get("OOM_HARNESS_VM_RESULTS")
+    if folder:
+        path = Path(folder) / f"{result.scenario}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result.to_json(), indent=1) + "\n")
