@@ -293,9 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM (CI cancelling, `timeout`) takes the same path as Ctrl-C, so every
-    # context manager removes what it started.
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C, SIGTERM (CI cancelling, `timeout`) or SIGHUP (a closed terminal)
+    unwinds the run, so every context manager removes what it started; later ones are
+    ignored, so a second Ctrl-C cannot cut that clean-up short."""
+    global _interrupted
+    if _interrupted:
+        return
+    _interrupted = True
     raise KeyboardInterrupt
 
 
@@ -303,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = HarnessConfig()
-    signal.signal(signal.SIGTERM, _terminate)
+    global _interrupted
+    _interrupted = False
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         return int(args.func(args, config))
     except HarnessError as exc:
@@ -312,6 +323,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug in the harness: one line, the traceback in a file
+        log = _write_traceback(config)
+        print(f"error: internal error ({type(exc).__name__}: {exc}); traceback in {log}", file=sys.stderr)
+        return 3
+
+
+def _write_traceback(config: HarnessConfig) -> Path:
+    """Keep the traceback of an internal error where the user can attach it to a report."""
+    import tempfile
+    import traceback
+
+    folder = config.vm_dir.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / "last-internal-error.log"
+    path.write_text(traceback.format_exc())
+    return path
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class HarnessConfig:
         vm_memory_mb: the guest's memory.
         vm_build_timeout_s: the time limit of each step that builds the guest.
         vm_boot_timeout_s: how long the guest may take to boot and load the images (TCG).
+        vm_time_scale: stretch the guest's waits by this factor instead of the one it
+            measures (``1`` runs with the bounds as written, to see what they cut short).
         label: the label key put on every container, network and image the harness makes.
         owner: this process's id, put in a second label so concurrent harnesses (and test
             sessions) can tell their containers apart.
@@ -66,6 +68,8 @@ class HarnessConfig:
     vm_memory_mb: int = field(default_factory=lambda: int(_env("VM_MEMORY_MB", "4096")))
     vm_build_timeout_s: float = field(default_factory=lambda: float(_env("VM_BUILD_TIMEOUT", "900")))
     vm_boot_timeout_s: float = field(default_factory=lambda: float(_env("VM_BOOT_TIMEOUT", "420")))
+    vm_time_scale: float | None = field(
+        default_factory=lambda: float(v) if (v := _env("VM_TIME_SCALE", "")) else None)
     label: str = "io.oom-harness"
     owner: str = field(default_factory=lambda: str(os.getpid()))
 

@@ -127,8 +127,16 @@ def engine_line(engine: dict[str, Any]) -> str:
     parts = [" ".join(str(engine[k]) for k in ("name", "version") if engine.get(k)) or "unknown backend"]
     if engine.get("cgroup_version"):
         parts.append(f"cgroup v{engine['cgroup_version']}")
+    if engine.get("cgroup_driver"):
+        parts[-1] += f" ({engine['cgroup_driver']} driver)" if engine.get("cgroup_version") else ""
     if engine.get("kernel"):
         parts.append(f"kernel {engine['kernel']}")
+    host = engine.get("host")
+    if isinstance(host, dict):
+        accel = "software emulation" if host.get("accel") == "tcg" else host.get("accel", "?")
+        parts.append(f"in the cgroup v2 guest under qemu ({accel})")
+    if engine.get("time_scale"):
+        parts.append(f"waits stretched x{engine['time_scale']:g} for the guest's speed")
     return ", ".join(parts)
 
 

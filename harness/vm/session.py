@@ -75,7 +75,8 @@ class GuestSession:
         self.guest = guest
         self.config = config
         self.log = log
-        self.time_scale = time_scale(float(guest.ready.get("calibration_s", 0.0)), host_calibration_s)
+        measured = time_scale(float(guest.ready.get("calibration_s", 0.0)), host_calibration_s)
+        self.time_scale = config.vm_time_scale if config.vm_time_scale is not None else measured
 
     def run(self, scenario: Scenario, source: str | None = None) -> ScenarioResult:
         """Run ``scenario`` in the guest; the result as if run here, with the guest's facts."""

@@ -9,6 +9,7 @@ v2 figures come from there).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 from guest_testkit import IN_GUEST, ROOT
@@ -17,26 +18,37 @@ from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.pytest_plugin import in_ci
 from harness.scenario import load_scenario
-from harness.vm.image import ensure_guest_image, find_guest_image
+from harness.vm.image import GuestImage, ensure_guest_image, find_guest_image
 from harness.vm.session import GuestSession, guest_session
 
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"CI=true but the cgroup v2 guest cannot be had: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
-def guest() -> Iterator[GuestSession]:
+def guest_image() -> GuestImage:
+    """The built guest (built here under CI when missing)."""
     config = HarnessConfig()
+    image = None
     try:
         image = ensure_guest_image(config, log=print) if in_ci() else find_guest_image(config)
     except HarnessError as exc:
         _unavailable(str(exc))
     if image is None:
         _unavailable("no cgroup v2 guest is built here: run `harness vm setup` (about 2 minutes)")
+    assert image is not None
+    return image
+
+
+@pytest.fixture(scope="session")
+def guest(guest_image: GuestImage) -> Iterator[GuestSession]:
+    """One booted guest for the session, with the images the shipped scenarios need."""
+    config = HarnessConfig()
+    image = guest_image
     scenarios = [load_scenario(ROOT / "scenarios" / f"{name}.yaml") for name in IN_GUEST]
     try:
         with guest_session(config, scenarios, log=print, image=image) as session:

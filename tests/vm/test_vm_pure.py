@@ -116,3 +116,18 @@ def test_the_root_file_system_boots_into_the_agent(tmp_path: Path) -> None:
     assert unit.is_symlink() and "harness.vm.agent" in (tmp_path / "etc/systemd/system/oom-harness-agent.service").read_text()
     assert not (tmp_path / "etc/systemd/system/timers.target.wants").exists()
     assert len(image_digest()) == 16
+
+
+def test_vm_and_a_cloud_backend_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    code = main(["run", str(Path(__file__).resolve().parents[2] / "scenarios" / "spike.yaml"), "--vm",
+                 "--backend", "azure"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: --vm runs the scenario on the guest's Docker engine")
+
+
+def test_the_agent_runs_job_files_only() -> None:
+    from harness.vm.agent import JOB_NAME
+
+    assert JOB_NAME.match("0001.json") and not JOB_NAME.match("0001.out.json")
