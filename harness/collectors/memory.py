@@ -66,6 +66,11 @@ def _keyed(content: bytes, key: bytes) -> int | None:
 STEP_SHARE = 0.01
 #: ... or by this much where no limit is known.
 STEP_NO_LIMIT = 4 * 1024 * 1024
+#: From this share of the limit on, every ``interval``: near the limit the climb slows
+#: (the kernel reclaims first) while the peak and the kill are still to come.
+NEAR_LIMIT = 0.9
+#: The wait while the cgroup is absent (between a container's exit and its restart).
+ABSENT_WAIT_S = 0.1
 #: The longest wait between samples, while memory stands still.
 SLOWEST_S = 0.5
 #: Seconds between reads of memory.stat (inactive file pages) and the high-water mark.
@@ -81,9 +86,10 @@ class MemorySampler:
     peak, and the drop at each kill; so the sampler waits as long as it takes memory to
     move by ``STEP_SHARE`` of the limit at the pace it moved since the last sample: every
     ``interval`` (20 ms by default) during a fast climb or a drop, up to ``SLOWEST_S``
-    while memory stands still. A climb to the limit is therefore sampled within about
-    1 % of the peak, and the kernel's own high-water mark is read too, so the true peak
-    never depends on the pace.
+    while memory stands still, and every ``interval`` from ``NEAR_LIMIT`` of the limit on
+    (there the climb slows while the kernel reclaims, and the peak and the kill follow).
+    The kernel's own high-water mark is read too, so the true peak never depends on the
+    pace.
 
     Usage is read every tick; memory.stat (for the inactive file pages that working set
     leaves out) and the high-water mark every ``STAT_EVERY_S``, because parsing the stat
@@ -137,8 +143,8 @@ class MemorySampler:
         """Take one sample; the wait before the next one."""
         assert self._usage is not None
         usage = self._usage.read()
-        if usage is None:  # the cgroup is between incarnations (restart) or gone
-            return self.interval
+        if usage is None:  # the cgroup is between incarnations (a restart) or gone
+            return ABSENT_WAIT_S
         now = time.monotonic()
         if now >= self._next_stat:
             self._refresh_slow_figures(usage)
@@ -151,6 +157,11 @@ class MemorySampler:
 
     def _next_wait(self, previous: MemorySample | None, sample: MemorySample, now: float) -> float:
         if previous is None or previous.usage_bytes is None or sample.usage_bytes is None:
+            return self.interval
+        if self.limit_bytes and sample.usage_bytes >= NEAR_LIMIT * self.limit_bytes:
+            # The peak and the kill are here, and reclaim slows the climb. The kernel's
+            # high-water mark is read too: a restart takes it with the cgroup.
+            self._read_highwater()
             return self.interval
         step = STEP_SHARE * self.limit_bytes if self.limit_bytes else STEP_NO_LIMIT
         speed = abs(sample.usage_bytes - previous.usage_bytes) / max(sample.t - previous.t, 1e-3)

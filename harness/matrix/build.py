@@ -125,13 +125,13 @@ def kill_times(evidence: RunEvidence) -> list[float]:
 
 
 def true_peak_bytes(evidence: RunEvidence) -> int | None:
-    """The kernel's high-water mark, else the highest sample, else the highest RSS the
-    app itself logged (all a platform's console logs can tell)."""
-    if evidence.highwater_bytes:
-        return evidence.highwater_bytes
+    """The kernel's high-water mark (or the highest sample, if higher: a container that
+    restarts takes its cgroup's mark with it, so the last mark read can be an earlier
+    incarnation's lower one), else the highest RSS the app itself logged (all a
+    platform's console logs can tell)."""
     usage = [s.usage_bytes for s in evidence.samples if s.usage_bytes is not None]
-    if usage:
-        return max(usage)
+    if evidence.highwater_bytes or usage:
+        return max([evidence.highwater_bytes or 0, *usage])
     rss = [o.detail["rss_mb"] for o in evidence.observations
            if o.source == "console_logs" and o.kind == "progress" and o.detail.get("rss_mb")]
     return int(max(rss) * 2**20) if rss else None

@@ -185,3 +185,21 @@ def test_the_fast_counter_read_agrees_with_the_file_reader(recorded: Recorded) -
         content = (recorded.root / "cgroup_v2" / folder / "memory.events").read_bytes()
         assert parse_oom_kill(content) == count == CgroupMemory(2, recorded.root / "cgroup_v2" / folder).oom_kills().value
     assert parse_oom_kill(b"low 0\nhigh 0\nmax 0\noom 0\n") is None  # kernel < 4.13
+
+
+def test_the_sampler_is_paced_by_how_fast_memory_moves() -> None:
+    from harness.collectors.memory import SLOWEST_S
+
+    sampler = MemorySampler(None, interval=0.02, limit_bytes=512 * 2**20)
+    mib = 2**20
+
+    def wait(before_mb: float, after_mb: float, seconds: float) -> float:
+        return sampler._next_wait(MemorySample(0.0, int(before_mb * mib), None),
+                                  MemorySample(seconds, int(after_mb * mib), None), 0.0)
+
+    assert wait(100, 100, 0.5) == SLOWEST_S  # standing still
+    assert wait(100, 150, 0.5) == pytest.approx(0.0512)  # 100 MiB/s: 1 % of the limit in 51 ms
+    assert wait(100, 400, 0.1) == 0.02  # a spike: as fast as allowed
+    assert wait(470, 470, 0.5) == 0.02  # near the limit: the peak and the kill are coming
+    assert wait(400, 30, 0.5) == 0.02  # a drop (a kill)
+    assert sampler._next_wait(None, MemorySample(0.0, 0, None), 0.0) == 0.02
