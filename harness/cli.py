@@ -1,7 +1,8 @@
 """The ``harness`` command: a thin layer over the library.
 
 Exit codes: 0 when everything held, 1 when an expectation failed, 2 for usage, scenario,
-image or engine problems. Every error is one line: ``error: ...``.
+image, engine or guest problems, 3 for an internal error (a bug: the traceback goes to a
+file), 130 when interrupted. Every error is one line: ``error: ...``.
 """
 
 from __future__ import annotations

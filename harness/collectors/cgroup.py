@@ -29,6 +29,7 @@ import os
 import select
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.evidence import Observation, SourceStatus
@@ -170,7 +171,10 @@ class CgroupOomCollector:
     """Watches the container's OOM counter: woken by the kernel where it can be, and
     polled every ``interval`` seconds where it cannot (every ``safety_interval`` otherwise)."""
 
-    def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 2.0) -> None:
+    def __init__(
+        self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 2.0,
+        on_wake: Callable[[], None] | None = None,
+    ) -> None:
         self.cgroup = cgroup
         self.counter = OomCounter()
         self.observations: list[Observation] = []
@@ -181,6 +185,9 @@ class CgroupOomCollector:
         self.detection = f"polling every {interval:g}s"  # or the kernel event mechanism used
         self.cpu_s = 0.0
         self.wakes = 0  # notifications received, for the overhead figure
+        # Told of every notification: the memory sampler speeds up when the kernel says the
+        # cgroup hit its limit (v2's "max" event) or began an OOM (v1's eventfd).
+        self._on_wake = on_wake
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cgroup-oom", daemon=True)
@@ -223,6 +230,8 @@ class CgroupOomCollector:
                 hot = time.monotonic() < hot_until
                 if notifier.wait(V1_HOT_INTERVAL_S if hot else self.safety_interval):
                     self.wakes += 1
+                    if self._on_wake is not None:
+                        self._on_wake()
                     if notifier.hot_after_wake:
                         hot_until = time.monotonic() + V1_HOT_S
             self._tick()

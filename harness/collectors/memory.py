@@ -69,6 +69,8 @@ STEP_NO_LIMIT = 4 * 1024 * 1024
 #: From this share of the limit on, every ``interval``: near the limit the climb slows
 #: (the kernel reclaims first) while the peak and the kill are still to come.
 NEAR_LIMIT = 0.9
+#: How long the sampler stays fast after the kernel signalled a memory event.
+NUDGE_FAST_S = 1.0
 #: The wait while the cgroup is absent (between a container's exit and its restart).
 ABSENT_WAIT_S = 0.1
 #: The longest wait between samples, while memory stands still.
@@ -103,6 +105,8 @@ class MemorySampler:
         self.samples: list[MemorySample] = []
         self.highwater: int | None = None
         self._next_stat = 0.0
+        self._fast_until = 0.0
+        self._last_tick = 0.0
         self._inactive_file = 0
         self.status = SourceStatus.ok() if cgroup else SourceStatus.unavailable(
             "container's memory cgroup not found under /sys/fs/cgroup")
@@ -126,6 +130,15 @@ class MemorySampler:
         if self.cgroup is not None:
             self._read_highwater()  # the final high-water mark
 
+    def nudge(self) -> None:
+        """The kernel said the cgroup's memory events changed (it hit its limit, or an OOM
+        began): sample now and fast for a second, so a spike's peak is not missed between
+        two slow samples. Called from the OOM watch's thread."""
+        now = time.monotonic()
+        self._fast_until = now + NUDGE_FAST_S
+        if now - self._last_tick >= self.interval:
+            self._poller.wake()
+
     def latest(self) -> MemorySample | None:
         with self._lock:
             return self.samples[-1] if self.samples else None
@@ -145,7 +158,7 @@ class MemorySampler:
         usage = self._usage.read()
         if usage is None:  # the cgroup is between incarnations (a restart) or gone
             return ABSENT_WAIT_S
-        now = time.monotonic()
+        now = self._last_tick = time.monotonic()
         if now >= self._next_stat:
             self._refresh_slow_figures(usage)
             self._next_stat = now + STAT_EVERY_S
@@ -158,7 +171,7 @@ class MemorySampler:
     def _next_wait(self, previous: MemorySample | None, sample: MemorySample, now: float) -> float:
         if previous is None or previous.usage_bytes is None or sample.usage_bytes is None:
             return self.interval
-        if self.limit_bytes and sample.usage_bytes >= NEAR_LIMIT * self.limit_bytes:
+        if now < self._fast_until or (self.limit_bytes and sample.usage_bytes >= NEAR_LIMIT * self.limit_bytes):
             # The peak and the kill are here, and reclaim slows the climb. The kernel's
             # high-water mark is read too: a restart takes it with the cgroup.
             self._read_highwater()

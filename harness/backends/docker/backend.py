@@ -207,9 +207,9 @@ class DockerSession:
         self.base_url = f"http://127.0.0.1:{proxy.host_port()}" if proxy else self.probe_url
         pid = int(container.inspect()["State"].get("Pid") or 0)
         self.cgroup, self.host_side_reason = container_cgroup(pid, container.id)
-        self.oom = CgroupOomCollector(self.cgroup, interval=0.02)
         self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval,
                                      limit_bytes=scenario.limits.memory)
+        self.oom = CgroupOomCollector(self.cgroup, interval=0.02, on_wake=self.sampler.nudge)
         if self.host_side_reason is not None:
             # The engine is not on this kernel: what this machine's cgroups and kernel log
             # say is about something else, so none of it may count as "seen" or "gap".
