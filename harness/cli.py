@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
                              f"--backend {args.backend}")
         from harness.vm.session import run_in_guest
 
-        return _publish(run_in_guest(config, scenario, args.file, log=_progress), args.out, args.plot)
+        return _publish(run_in_guest(config, scenario, args.file, log=_progress), args.out, args.plot, args.platform)
     if args.backend == "azure" or args.dry_run or args.keep:
         from harness.backends.azure.options import backend_from_args
 
@@ -123,10 +123,10 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     else:
         backend = docker_backend(config, scenario)
     result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
-    return _publish(result, args.out, args.plot)
+    return _publish(result, args.out, args.plot, args.platform)
 
 
-def _publish(result: ScenarioResult, out: str | None, plot: bool) -> int:
+def _publish(result: ScenarioResult, out: str | None, plot: bool, platform: str = "azure") -> int:
     """Write the result files (and the timeline), print the report; the exit code."""
     from harness.report import render_text, write_reports
 
@@ -136,8 +136,8 @@ def _publish(result: ScenarioResult, out: str | None, plot: bool) -> int:
         from harness.report.plot import plot_timeline
 
         plot_file = plot_timeline(result, out_dir)[0].name
-    paths = write_reports(result, out_dir, plot_file)
-    print(render_text(result))
+    paths = write_reports(result, out_dir, plot_file, platform)
+    print(render_text(result, platform))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0 if result.passed else 1
 
@@ -191,11 +191,12 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     else:
         a, b = _result_for(args.a, config, args.quiet), _result_for(args.b, config, args.quiet)
     comparison = compare(a, b)
-    text = render_comparison(comparison)
+    platform = args.platform
+    text = render_comparison(comparison, platform=platform)
     if args.out:
         out = Path(args.out)
         write_atomic(out / "compare.json", json.dumps(comparison.to_json(), indent=2) + "\n")
-        write_atomic(out / "compare.md", "# oom-harness compare\n\n" + render_comparison(comparison, "github") + "\n")
+        write_atomic(out / "compare.md", "# oom-harness compare\n\n" + render_comparison(comparison, "github", platform) + "\n")
     print(text)
     return 0
 
@@ -212,6 +213,15 @@ def cmd_diagnose(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Print a stored result's report again, e.g. with another platform's analogues."""
+    from harness.report import render_text
+    from harness.result import load_result
+
+    print(render_text(load_result(args.result), args.platform))
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Remove every container and network the harness left behind (after a hard kill of the harness)."""
     from harness.backends.docker import engine
@@ -220,6 +230,11 @@ def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
     removed = remove_labelled(engine.connect(), config.label)
     print(f"removed {len(removed)} container(s) and network(s)" + (f": {' '.join(removed)}" if removed else ""))
     return 0
+
+
+def _platform_option(parser: argparse.ArgumentParser, default: str | None = "azure") -> None:
+    parser.add_argument("--platform", choices=("azure", "kubernetes"), default=default,
+                        help="whose analogues the matrix names: Azure Container Apps (default) or Kubernetes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="print the resources it would create and the queries it would send, then stop (azure)")
     run.add_argument("--keep", action="store_true", help="keep the cloud resources after the run (azure)")
+    _platform_option(run)
     run.add_argument("--vm", action="store_true",
                      help="run in the cgroup v2 guest (Debian trixie, Docker 26) that `harness vm setup` builds")
     from harness.backends.azure.options import add_run_options
@@ -273,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("b", help="result.json (or its folder), or a scenario YAML to run")
     cmp.add_argument("--out", help="folder for compare.json and compare.md")
     cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
+    _platform_option(cmp, default=None)
     cmp.add_argument("--vm", action="store_true", help="run scenario files in the cgroup v2 guest (one boot for both)")
     cmp.set_defaults(func=cmd_compare)
 
@@ -288,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("result", help="a result.json (or the folder holding one) from any backend")
     diag.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     diag.set_defaults(func=cmd_diagnose)
+
+    show = sub.add_parser("show", help="print a stored result's report (e.g. with --platform kubernetes)")
+    show.add_argument("result", help="a result.json (or the folder holding one)")
+    _platform_option(show)
+    show.set_defaults(func=cmd_show)
 
     clean = sub.add_parser("clean", help="remove containers the harness left behind")
     clean.set_defaults(func=cmd_clean)

@@ -14,6 +14,8 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.attempts import KillingRequests, explain_pair, killing_requests, span
+from harness.matrix.sources import analogue
+from harness.report.table import PLATFORM_HEADERS
 from harness.result import ScenarioResult
 from harness.scenario import format_size
 
@@ -86,7 +88,9 @@ def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
         per_request = (killing_requests(a.scenario, a.settings, (r.evidence for r in a.runs)),
                        killing_requests(b.scenario, b.settings, (r.evidence for r in b.runs)))
         sentence = explain_pair(*per_request)
-    return Comparison(a, b, changes, falsification(a, b, changes), per_request, sentence)
+    verdict = " ".join(part for part in (falsification(a, b, changes), flipped_sources(a, b), what_users_lost(a, b))
+                       if part)
+    return Comparison(a, b, changes, verdict, per_request, sentence)
 
 
 def total_kills(result: ScenarioResult) -> int:
@@ -104,6 +108,31 @@ def settings_diff(a: Any, b: Any, prefix: str = "") -> list[Change]:
             changes += settings_diff(a.get(key), b.get(key), path)
         return changes
     return [] if a == b else [Change(prefix, a, b)]
+
+
+def flipped_sources(a: ScenarioResult, b: ScenarioResult) -> str:
+    """The sources whose verdict changed between A and B (what the change made visible or hid)."""
+    b_rows = {row.source: row for row in b.matrix}
+    flips = [f"{row.source} {row.verdict} -> {b_rows[row.source].verdict}" for row in a.matrix
+             if row.source in b_rows and row.verdict != b_rows[row.source].verdict]
+    return f"Sources that flipped: {', '.join(flips)}." if flips else ""
+
+
+def what_users_lost(a: ScenarioResult, b: ScenarioResult) -> str:
+    """Failed client requests and health-probe outages (with the longest), A against B."""
+    def tally(result: ScenarioResult) -> tuple[int, int, float]:
+        errors = sum(run.figures.client_errors for run in result.runs)
+        outages = [o for run in result.runs for o in run.evidence.of("health_probe") if o.kill]
+        longest = max((float(o.detail.get("duration_s") or 0.0) for o in outages), default=0.0)
+        return errors, len(outages), longest
+
+    (errors_a, outages_a, longest_a), (errors_b, outages_b, longest_b) = tally(a), tally(b)
+    if (errors_a, outages_a) == (errors_b, outages_b):
+        return ""
+    def outage(n: int, longest: float) -> str:
+        return f"{n}" + (f" (longest {longest:.1f} s)" if n else "")
+    return (f"Failed client requests: {errors_a} in A, {errors_b} in B; health-probe outages: "
+            f"{outage(outages_a, longest_a)} in A, {outage(outages_b, longest_b)} in B.")
 
 
 def engine_diff(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
@@ -144,14 +173,18 @@ def falsification(a: ScenarioResult, b: ScenarioResult, changes: list[Change]) -
     return f"No OOM kill in either. {facts} Changed: {changed}. Nothing to falsify."
 
 
-def matrix_side_by_side(c: Comparison, fmt: str = "simple") -> str:
-    """The two matrices, a row per source."""
+def matrix_side_by_side(c: Comparison, fmt: str = "simple", platform: str | None = None) -> str:
+    """The two matrices, a row per source; with ``platform``, its analogue of each source."""
     b_rows = {row.source: row for row in c.b.matrix}
     rows = []
     for row in c.a.matrix:
         other = b_rows.get(row.source)
-        rows.append((row.source, _cell(row), _cell(other) if other else "-"))
-    return tabulate(rows, headers=("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}"), tablefmt=fmt)
+        cells = (row.source, _cell(row), _cell(other) if other else "-")
+        rows.append(cells + ((analogue(row.source, platform),) if platform else ()))
+    headers = ("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}")
+    if platform:
+        headers += (PLATFORM_HEADERS[platform],)
+    return tabulate(rows, headers=headers, tablefmt=fmt, maxcolwidths=[None, None, None, 50])
 
 
 def figures_side_by_side(c: Comparison, fmt: str = "simple") -> str:
@@ -176,8 +209,8 @@ def per_request_side_by_side(c: Comparison, fmt: str = "simple") -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt)
 
 
-def render_comparison(c: Comparison, fmt: str = "simple") -> str:
-    parts = [f"compare A={c.a.scenario} B={c.b.scenario}", "", "Gap matrices", matrix_side_by_side(c, fmt),
+def render_comparison(c: Comparison, fmt: str = "simple", platform: str | None = None) -> str:
+    parts = [f"compare A={c.a.scenario} B={c.b.scenario}", "", "Gap matrices", matrix_side_by_side(c, fmt, platform),
              "", "Key figures", figures_side_by_side(c, fmt), "", "Changed between A and B"]
     parts += [f"  - {ch.describe()}" + (" (procedure)" if ch.is_procedure else "") for ch in c.changes] or ["  (nothing)"]
     if c.per_request is not None:

@@ -432,9 +432,10 @@ def diag_proc() -> Response:
 
 def _checksum(mode: str, size_mb: int, chunk_mb: int) -> str:
     """Dispatch to the buffering or the streaming implementation."""
+    hold = _lab().config.blob_hold_ms_per_mb / 1000.0
     if mode == "buffer":
-        return blob.checksum_buffered(size_mb)
-    return blob.checksum_streamed(size_mb, chunk_mb)
+        return blob.checksum_buffered(size_mb, hold)
+    return blob.checksum_streamed(size_mb, chunk_mb, hold)
 
 
 def _process_blob(mode: str, size_mb: int, chunk_mb: int) -> tuple[Response, int]:

@@ -8,6 +8,7 @@ chunk (chunk_mb). That difference, multiplied by concurrency, is what the blob l
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 
 from labapp.alloc import MB
@@ -36,15 +37,19 @@ def chunks(size_mb: int, chunk_mb: int) -> Iterator[bytes]:
         yield b"".join(segment(index) for index in range(start, stop))
 
 
-def checksum_buffered(size_mb: int) -> str:
-    """sha256 of the payload after materialising all of it in memory."""
+def checksum_buffered(size_mb: int, hold_s_per_mb: float = 0.0) -> str:
+    """sha256 of the payload after materialising all of it in memory, held for the
+    processing time of ``size_mb`` MiB."""
     payload = materialise(size_mb)
+    time.sleep(size_mb * hold_s_per_mb)
     return hashlib.sha256(payload).hexdigest()
 
 
-def checksum_streamed(size_mb: int, chunk_mb: int) -> str:
-    """sha256 of the payload generated and hashed chunk by chunk."""
+def checksum_streamed(size_mb: int, chunk_mb: int, hold_s_per_mb: float = 0.0) -> str:
+    """sha256 of the payload generated and hashed chunk by chunk, each chunk held for its
+    own processing time (the same total time as buffering, one chunk's memory)."""
     digest = hashlib.sha256()
     for chunk in chunks(size_mb, chunk_mb):
+        time.sleep(len(chunk) / MB * hold_s_per_mb)
         digest.update(chunk)
     return digest.hexdigest()

@@ -41,7 +41,10 @@ class LabConfig:
     """Limits and knobs of the lab app.
 
     ``max_mb`` caps every size a request may ask for, so a typo cannot ask for terabytes;
-    ``blob_wait_s`` bounds how long a blob request queues for a concurrency slot.
+    ``blob_wait_s`` bounds how long a blob request queues for a concurrency slot;
+    ``blob_hold_ms_per_mb`` is the processing time a blob takes per MiB, as real processing
+    (parsing, transforming, uploading) would: the buffered payload is held that long, so
+    concurrent requests overlap by construction and not by the machine's scheduling.
     """
 
     max_mb: int = 4096
@@ -49,6 +52,7 @@ class LabConfig:
     leak_block_kb: int = 1024
     cgroup_root: Path = Path("/sys/fs/cgroup")
     blob_wait_s: float = 30.0
+    blob_hold_ms_per_mb: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LabConfig:
@@ -62,4 +66,5 @@ class LabConfig:
             leak_block_kb=_positive_int(source, "LABAPP_LEAK_BLOCK_KB", defaults.leak_block_kb),
             cgroup_root=Path(root) if root else defaults.cgroup_root,
             blob_wait_s=_positive_float(source, "LABAPP_BLOB_WAIT_S", defaults.blob_wait_s),
+            blob_hold_ms_per_mb=_positive_float(source, "LABAPP_BLOB_HOLD_MS_PER_MB", defaults.blob_hold_ms_per_mb),
         )

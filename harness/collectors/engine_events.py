@@ -39,11 +39,16 @@ def event_to_observation(event: Mapping[str, Any]) -> Observation | None:
 
 
 class EngineEventsCollector:
-    """Streams a container's events in a thread; calls ``on_die`` right after each die."""
+    """Streams a container's events in a thread; calls ``on_die`` right after each die and
+    ``on_start`` right after each start (the first one included)."""
 
-    def __init__(self, events_stream: Any, on_die: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, events_stream: Any, on_die: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> None:
         self._stream = events_stream
         self._on_die = on_die
+        self._on_start = on_start
         self.observations: list[Observation] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="engine-events", daemon=True)
@@ -83,6 +88,8 @@ class EngineEventsCollector:
                     self.observations.append(obs)
                 if obs.kind == "die" and self._on_die:
                     self._on_die()
+                if obs.kind == "start" and self._on_start:
+                    self._on_start()
         except Exception as exc:  # noqa: BLE001 - closing the stream ends it with an error too
             if not self._stopping:
                 text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

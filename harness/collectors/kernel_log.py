@@ -60,6 +60,7 @@ class KernelKill:
     name: str | None
     memcg: str
     anon_rss_kb: int | None
+    group_member: bool = False
 
 
 def parse_kmsg_record(raw: str) -> KmsgRecord | None:
@@ -121,10 +122,10 @@ def find_kills(records: list[KmsgRecord], container_id: str) -> list[KernelKill]
         pid, anon = int(killed["pid"]), int(killed["anon"]) if killed["anon"] else None
         if pid in victims:
             old = kills[victims[pid]]
-            kills[victims[pid]] = KernelKill(old.usec, old.pid, killed["name"], old.memcg, anon)
+            kills[victims[pid]] = KernelKill(old.usec, old.pid, killed["name"], old.memcg, anon, old.group_member)
         elif group is not None:
             victims[pid] = len(kills)
-            kills.append(KernelKill(record.usec, pid, killed["name"], group, anon))
+            kills.append(KernelKill(record.usec, pid, killed["name"], group, anon, group_member=True))
     return kills
 
 
@@ -155,9 +156,13 @@ def pair_with_counter(kernel: list[Kill], detected: list[float]) -> list[Kill]:
 
 
 def to_observations(kills: list[KernelKill], boot_wall: float) -> list[Observation]:
-    """Kernel kills as matrix observations; ``boot_wall`` converts kernel time to Unix time."""
+    """Kernel kills as matrix observations; ``boot_wall`` converts kernel time to Unix time.
+
+    A process killed only because its group was (``memory.oom.group``) is recorded, but is
+    not an OOM of its own: the OOM is its victim's."""
     return [
-        Observation(SOURCE, boot_wall + k.usec / 1e6, "oom_kill", True,
+        Observation(SOURCE, boot_wall + k.usec / 1e6, "group_member_killed" if k.group_member else "oom_kill",
+                    not k.group_member,
                     {"victim_pid": k.pid, "victim_name": k.name, "anon_rss_kb": k.anon_rss_kb,
                      "memcg": k.memcg})
         for k in kills
@@ -274,6 +279,6 @@ def kills_from(kills: list[KernelKill], boot_wall: float) -> list[Kill]:
     """Kernel kills as ground-truth :class:`Kill` records (kernel time, victim, RSS)."""
     return [
         Kill(t=boot_wall + k.usec / 1e6, victim_pid=k.pid, victim_name=k.name,
-             anon_rss_kb=k.anon_rss_kb, kernel_t=boot_wall + k.usec / 1e6)
+             anon_rss_kb=k.anon_rss_kb, kernel_t=boot_wall + k.usec / 1e6, group_member=k.group_member)
         for k in kills
     ]

@@ -43,7 +43,13 @@ class Observation:
 
 @dataclass(frozen=True)
 class Kill:
-    """One ground-truth OOM kill, as the kernel's own counters and log tell it."""
+    """One ground-truth OOM kill, as the kernel's own counters and log tell it.
+
+    With ``memory.oom.group`` set, one OOM kills every process of the cgroup: the victim
+    the OOM killer chose is a kill, and each other process killed with it is a kill with
+    ``group_member`` set. The matrix counts OOMs (the victims); the cgroup counter counts
+    every process.
+    """
 
     t: float
     victim_pid: int | None = None
@@ -51,6 +57,7 @@ class Kill:
     anon_rss_kb: int | None = None
     detected_at: float | None = None
     kernel_t: float | None = None
+    group_member: bool = False  # killed with the victim because memory.oom.group is set
 
     @property
     def detection_latency_ms(self) -> float | None:
@@ -67,7 +74,8 @@ class Kill:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Kill:
         return cls(**{k: data.get(k) for k in
-                      ("t", "victim_pid", "victim_name", "anon_rss_kb", "detected_at", "kernel_t")})
+                      ("t", "victim_pid", "victim_name", "anon_rss_kb", "detected_at", "kernel_t")},
+                   group_member=bool(data.get("group_member", False)))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.evidence import RunEvidence
+from harness.evidence import Kill, RunEvidence
 from harness.matrix.sources import BY_ID, SOURCES
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
@@ -41,6 +41,13 @@ class MatrixRow:
                    int(data["ground_truth_kills"]), data["verdict"], data.get("note", ""))
 
 
+def ooms(evidence: RunEvidence) -> list[Kill]:
+    """The ground-truth kills the matrix counts: each OOM's victim. The processes a group
+    kill (``memory.oom.group``) took with it are kills too, but not OOMs of their own: a
+    source that reports the OOM once (an exit, a restart) has seen all of it."""
+    return [k for k in evidence.kills if not k.group_member]
+
+
 def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
     """How many kills happened, and which source says so.
 
@@ -48,7 +55,7 @@ def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
     neither (a cloud platform) falls back to the most kills any source showed.
     """
     if evidence.available("cgroup") or evidence.available("kernel_log"):
-        return len(evidence.kills), "cgroup" if evidence.available("cgroup") else "kernel_log"
+        return len(ooms(evidence)), "cgroup" if evidence.available("cgroup") else "kernel_log"
     counts = {s.id: _kill_count(evidence, s.id) for s in SOURCES if evidence.available(s.id)}
     best = max(counts, key=lambda k: counts[k], default="none")
     return counts.get(best, 0), f"estimated from {best}"
@@ -118,7 +125,7 @@ def kill_times(evidence: RunEvidence) -> list[float]:
     """When the kills happened: the ground-truth kills, else the kill observations of the
     source the ground truth was estimated from (console logs, on a platform)."""
     if evidence.kills:
-        return sorted(k.t for k in evidence.kills)
+        return sorted(k.t for k in ooms(evidence))
     _, source = ground_truth(evidence)
     source = source.removeprefix("estimated from ")
     return sorted(o.t for o in evidence.observations if o.source == source and o.kill)

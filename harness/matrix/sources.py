@@ -1,4 +1,6 @@
-"""The matrix's sources, in table order, with their Azure Container Apps analogues."""
+"""The matrix's sources, in table order, with what a platform's users read instead: the
+Azure Container Apps analogue (the default, as in the reference labs) or the Kubernetes
+one (``--platform kubernetes``)."""
 
 from __future__ import annotations
 
@@ -27,4 +29,33 @@ SOURCES: tuple[Source, ...] = (
 )
 
 SOURCE_IDS: tuple[str, ...] = tuple(s.id for s in SOURCES)
+
+# What a cluster's users read. Kubernetes 1.28 and later set memory.oom.group on cgroup v2,
+# so one OOM kills the whole container: the sources that see only exits then see every OOM.
+KUBERNETES_ANALOGUES: dict[str, str] = {
+    "cgroup": "none: the counter is not exported per container (cAdvisor's container_oom_events_total "
+              "counts the kernel log's reports)",
+    "kernel_log": "the node's kernel log: node-problem-detector OOMKilling events, cAdvisor/kubelet "
+                  "container_oom_events_total",
+    "engine_oom_event": "none: the runtime's OOM event reaches no Kubernetes API",
+    "engine_state": "kubectl describe Last State: OOMKilled, kube-state-metrics "
+                    "kube_pod_container_status_last_terminated_reason (on exit only: with group kill, "
+                    "every OOM)",
+    "lifecycle_events": "pod events and the container's termination (on exit only: with group kill, every OOM)",
+    "restart_count": "kube_pod_container_status_restarts_total, kubectl RESTARTS (on exit only: with group "
+                     "kill, every OOM)",
+    "console_logs": "kubectl logs (--previous after a restart)",
+    "metric_1m_avg": "container_memory_working_set_bytes, scraped every 15-60 s",
+    "metric_highres": "none: metrics are scraped every 15 s or more",
+    "client": "client responses through the Service or ingress",
+    "health_probe": "liveness/readiness probes (kubelet)",
+}
+PLATFORMS = ("azure", "kubernetes")
+
+
+def analogue(source_id: str, platform: str = "azure") -> str:
+    """What users of ``platform`` read for ``source_id``."""
+    if platform == "kubernetes":
+        return KUBERNETES_ANALOGUES[source_id]
+    return BY_ID[source_id].azure_analogue
 BY_ID = {s.id: s for s in SOURCES}

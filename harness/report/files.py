@@ -26,13 +26,16 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(result: ScenarioResult, out_dir: Path, plot_file: str | None = None) -> list[Path]:
-    """Write result.json, report.md and matrix.txt into ``out_dir``; return their paths."""
+def write_reports(
+    result: ScenarioResult, out_dir: Path, plot_file: str | None = None, platform: str = "azure",
+) -> list[Path]:
+    """Write result.json, report.md and matrix.txt into ``out_dir``; return their paths.
+    ``platform`` chooses the analogues the reports name (result.json keeps Azure's)."""
     try:
         files = {
             out_dir / "result.json": json.dumps(result.to_json(), indent=2) + "\n",
-            out_dir / "report.md": render_markdown(result, plot_file),
-            out_dir / "matrix.txt": render_text(result) + "\n",
+            out_dir / "report.md": render_markdown(result, plot_file, platform),
+            out_dir / "matrix.txt": render_text(result, platform) + "\n",
         }
         for path, text in files.items():
             write_atomic(path, text)

@@ -31,7 +31,7 @@ REQUESTS_READING = (
 )
 
 
-def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str:
+def render_markdown(result: ScenarioResult, plot_file: str | None = None, platform: str = "azure") -> str:
     engine = result.engine
     lines = [
         f"# oom-harness: {result.scenario}",
@@ -41,7 +41,7 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None) -> str
         "",
         "## Gap matrix",
         "",
-        matrix_table(result.matrix, fmt="github"),
+        matrix_table(result.matrix, fmt="github", platform=platform),
         "",
         READING,
         "",

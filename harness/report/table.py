@@ -12,26 +12,28 @@ from harness.attempts import RequestTrace, explain_run, trace_requests
 
 from harness.matrix import RunFigures
 from harness.matrix.build import MatrixRow
+from harness.matrix.sources import analogue
 from harness.pressure import pressure_report
 from harness.result import ScenarioResult
 
-MATRIX_HEADERS = ("source", "Azure analogue", "kills seen", "verdict", "note")
+PLATFORM_HEADERS = {"azure": "Azure analogue", "kubernetes": "Kubernetes analogue"}
 RUN_HEADERS = ("run", "kills", "kill at (MB alloc)", "RSS (MB)", "killed PIDs", "new PIDs",
                "time to OOM (s)", "peak (MB)", "1-min avg peak (MB)", "client errors", "health outages", "failure mode")
 
 
-def matrix_rows(matrix: list[MatrixRow]) -> list[tuple[Any, ...]]:
+def matrix_rows(matrix: list[MatrixRow], platform: str = "azure") -> list[tuple[Any, ...]]:
     return [
-        (row.source, row.azure_analogue,
+        (row.source, row.azure_analogue if platform == "azure" else analogue(row.source, platform),
          "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}",
          row.verdict.upper() if row.verdict in ("gap", "partial") else row.verdict, row.note)
         for row in matrix
     ]
 
 
-def matrix_table(matrix: list[MatrixRow], fmt: str = "simple") -> str:
-    """The gap matrix as a table."""
-    return tabulate(matrix_rows(matrix), headers=MATRIX_HEADERS, tablefmt=fmt, maxcolwidths=[None, 34, None, None, 40])
+def matrix_table(matrix: list[MatrixRow], fmt: str = "simple", platform: str = "azure") -> str:
+    """The gap matrix as a table, with ``platform``'s analogues (azure or kubernetes)."""
+    headers = ("source", PLATFORM_HEADERS[platform], "kills seen", "verdict", "note")
+    return tabulate(matrix_rows(matrix, platform), headers=headers, tablefmt=fmt, maxcolwidths=[None, 34, None, None, 40])
 
 
 def run_rows(result: ScenarioResult) -> list[tuple[Any, ...]]:
@@ -140,10 +142,10 @@ def engine_line(engine: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_text(result: ScenarioResult) -> str:
-    """The whole terminal report."""
+def render_text(result: ScenarioResult, platform: str = "azure") -> str:
+    """The whole terminal report, with ``platform``'s analogues."""
     head = f"scenario {result.scenario}: {len(result.runs)} run(s) on {engine_line(result.engine)}"
-    parts = [head, "", "Gap matrix", matrix_table(result.matrix), "", "Runs", figures_table(result)]
+    parts = [head, "", "Gap matrix", matrix_table(result.matrix, platform=platform), "", "Runs", figures_table(result)]
     if len(result.runs) > 1:
         parts += ["", "Spread across runs", spread_table(result)]
     pressure = pressure_tables(result)

@@ -312,13 +312,19 @@ class Target(_Model):
 
 
 class Limits(_Model):
-    """The cgroup and rlimit settings the container gets."""
+    """The cgroup and rlimit settings the container gets.
+
+    ``oom_group`` makes the container's cgroup kill as a group, as a kubelet of Kubernetes
+    1.28 or later does on cgroup v2 (``memory.oom.group`` set to 1): when the kernel
+    OOM-kills one process, it kills every process of the container with it.
+    """
 
     memory: Size
     memory_swap: OptionalSize = None
     cpus: Annotated[StrictFloat, Field(gt=0, le=64)] | None = None
     address_space: OptionalSize = None
     pids: Annotated[StrictInt, Field(ge=1)] | None = None
+    oom_group: StrictBool = False
 
     @field_validator("memory")
     @classmethod

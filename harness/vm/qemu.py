@@ -29,6 +29,7 @@ from typing import Any
 
 from harness.config import HarnessConfig
 from harness.errors import GuestError
+from harness.procs import alive
 from harness.vm.image import IMAGES_TAG, SHARE_TAG, GuestImage, require_tool
 from harness.vm.agent import write_json
 
@@ -273,21 +274,11 @@ def remove_stale_folders(vm_dir: Path) -> list[Path]:
             pid = int((folder / "owner.pid").read_text().strip())
         except (OSError, ValueError):
             pid = 0
-        if (pid and _alive(pid)) or (not pid and time.time() - folder.stat().st_mtime < 60):
+        if (pid and alive(pid)) or (not pid and time.time() - folder.stat().st_mtime < 60):
             continue  # alive, or just being made by another harness
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def copy_sources(dest: Path) -> None:

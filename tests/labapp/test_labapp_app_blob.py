@@ -43,14 +43,27 @@ def test_blob_modes_return_the_same_checksum(client: Any, mode: str, capsys: pyt
 def test_blob_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
 
-    def record(size_mb: int) -> str:
+    def record(size_mb: int, hold_s_per_mb: float) -> str:
         calls.append(size_mb)
+        assert hold_s_per_mb == 0.01  # 10 ms of processing per MiB
         return "x"
 
     monkeypatch.setattr(blob, "checksum_buffered", record)
     body = create_app(LabConfig()).test_client().post("/blob/process").get_json()
     assert (body["mode"], body["size_mb"], body["chunk_mb"]) == ("buffer", 100, 4)
     assert calls == [100]
+
+
+def test_processing_holds_the_payload_for_a_time_per_mib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buffering holds all of it for size x hold; streaming the same time, a chunk at a time."""
+    slept: list[float] = []
+    monkeypatch.setattr(blob.time, "sleep", slept.append)
+    blob.checksum_buffered(6, 0.01)
+    assert slept == [pytest.approx(0.06)]
+    slept.clear()
+    blob.checksum_streamed(6, 4, 0.01)
+    assert slept == [pytest.approx(0.04), pytest.approx(0.02)]
+    assert blob.checksum_buffered(6) == blob.checksum_streamed(6, 4)
 
 
 def test_stream_holds_one_chunk_at_a_time() -> None:
@@ -85,7 +98,7 @@ def test_concurrency_cap_queues_then_rejects(monkeypatch: pytest.MonkeyPatch, wa
     entered = threading.Event()
     release = threading.Event()
 
-    def slow_stream(size_mb: int, chunk_mb: int) -> str:
+    def slow_stream(size_mb: int, chunk_mb: int, hold_s_per_mb: float) -> str:
         entered.set()
         release.wait(10)
         return "done"
@@ -119,7 +132,7 @@ def test_waiting_request_gets_the_slot_when_it_frees(monkeypatch: pytest.MonkeyP
     app = create_app(LabConfig(max_mb=16, blob_concurrency=1, blob_wait_s=5))
     state: LabState = app.extensions["labapp"]
     release = threading.Event()
-    monkeypatch.setattr(blob, "checksum_streamed", lambda size_mb, chunk_mb: release.wait(10) and "ok")
+    monkeypatch.setattr(blob, "checksum_streamed", lambda size_mb, chunk_mb, hold: release.wait(10) and "ok")
     statuses: list[int] = []
 
     def post() -> None:

@@ -10,7 +10,8 @@ from harness.result import ScenarioResult
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The shipped scenarios run in the guest by CI.
-IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
+IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry",
+            "gradual-group-kill", "spike-group-kill")
 
 
 def keep(result: ScenarioResult) -> None:

@@ -17,6 +17,7 @@ from docker.errors import DockerException
 
 from harness.backends.base import LiveStatus
 from harness.backends.docker.container import ContainerSpec, LabContainer, first_line
+from harness.backends.docker import oomgroup
 from harness.backends.docker.engine import EngineInfo, describe
 from harness.backends.docker.image import Log, build_lab_image
 from harness.backends.docker.ingress import (
@@ -33,7 +34,7 @@ from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
-from harness.errors import EngineError, ScenarioError
+from harness.errors import EngineError, HarnessError, ScenarioError
 from harness.evidence import Kill, RunEvidence, SourceStatus
 from harness.scenario import Scenario
 from labapp import cgroupfs
@@ -157,6 +158,8 @@ class DockerBackend:
     @contextmanager
     def launch(self, scenario: Scenario, run: int) -> Iterator[DockerSession]:
         run_id = uuid.uuid4().hex[:12]
+        if scenario.limits.oom_group:
+            oomgroup.require_cgroup_v2(scenario.name, str(self.describe().get("cgroup_version")))
         spec = container_spec(scenario, self.config, run_id)
         kmsg = kernel_log.KernelLogCollector()
         kmsg.start()  # before the container exists, so no early kill is missed
@@ -210,6 +213,11 @@ class DockerSession:
         self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval,
                                      limit_bytes=scenario.limits.memory)
         self.oom = CgroupOomCollector(self.cgroup, interval=0.02, on_wake=self.sampler.nudge)
+        self.group_writes = 0
+        self.group_error: str | None = None
+        if scenario.limits.oom_group:
+            oomgroup.enable_group_kill(self.cgroup)  # before the app can allocate much
+            self.group_writes = 1
         if self.host_side_reason is not None:
             # The engine is not on this kernel: what this machine's cgroups and kernel log
             # say is about something else, so none of it may count as "seen" or "gap".
@@ -218,7 +226,7 @@ class DockerSession:
         self.state = EngineStateCollector(container.inspect)
         self.events = EngineEventsCollector(
             client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
-            on_die=self.state.record,
+            on_die=self.state.record, on_start=self._on_start,
         )
         self.engine_label: str | None = None  # "Docker 26.1.5", for notes on engine-specific behaviour
         self.console = LiveConsole()
@@ -228,6 +236,16 @@ class DockerSession:
         for part in (self.oom, self.sampler, self.state, self.events):
             part.start()
         self._log_thread.start()
+
+    def _on_start(self) -> None:
+        """A (re)start of the container: its cgroup is new, so group kill is set again."""
+        if not self.scenario.limits.oom_group:
+            return
+        try:
+            oomgroup.enable_group_kill(self.cgroup)
+            self.group_writes += 1
+        except HarnessError as exc:  # reported with the run's facts; the run goes on
+            self.group_error = str(exc)
 
     def live(self) -> LiveStatus:
         sample = self.sampler.latest()
@@ -279,6 +297,7 @@ class DockerSession:
                                            working[-1] if working else None),
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
                    "engine": self.engine_label, "oom_watch_wakes": self.oom.wakes,
+                   **self._group_fact(),
                    "oom_detection": self.oom.detection, "kernel_clock": self.kmsg.clock,
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
@@ -286,6 +305,11 @@ class DockerSession:
                    "final_state": self.state.state, "console_log_lines": raw_logs.count("\n"),
                    **self._ingress_fact()},
         )
+
+    def _group_fact(self) -> dict[str, Any]:
+        if not self.scenario.limits.oom_group:
+            return {}
+        return {"oom_group": {"writes": self.group_writes, "error": self.group_error}}
 
     def _ingress_fact(self) -> dict[str, Any]:
         ingress = self.scenario.ingress

@@ -21,6 +21,7 @@ from docker.errors import DockerException
 
 from harness.config import HarnessConfig
 from harness.errors import EngineError
+from harness.procs import alive
 
 Log = Callable[[str], None]
 
@@ -122,22 +123,10 @@ def remove_stale_pid_files(paths: tuple[Path, ...] = PID_FILES) -> list[Path]:
             pid = int(path.read_text().strip() or "0")
         except (OSError, ValueError):
             pid = 0
-        if path.exists() and not _alive(pid):
+        if path.exists() and not alive(pid):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _start_dockerd(config: HarnessConfig, log: Log) -> None:
