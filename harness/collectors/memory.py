@@ -62,15 +62,16 @@ def _keyed(content: bytes, key: bytes) -> int | None:
     return int(content[at + len(key):end if end > 0 else None])
 
 
-#: The sampler aims to see memory move by at most this share of the limit between samples.
-STEP_SHARE = 0.01
+#: Below ``NEAR_LIMIT``, the sampler aims to see memory move by this share of the limit
+#: between samples (a climb to the limit is about 20 samples; near it, every ``interval``).
+STEP_SHARE = 0.05
 #: ... or by this much where no limit is known.
 STEP_NO_LIMIT = 4 * 1024 * 1024
 #: From this share of the limit on, every ``interval``: near the limit the climb slows
 #: (the kernel reclaims first) while the peak and the kill are still to come.
 NEAR_LIMIT = 0.9
 #: How long the sampler stays fast after the kernel signalled a memory event.
-NUDGE_FAST_S = 1.0
+NUDGE_FAST_S = 0.5
 #: The wait while the cgroup is absent (between a container's exit and its restart).
 ABSENT_WAIT_S = 0.1
 #: The longest wait between samples, while memory stands still.
@@ -86,8 +87,8 @@ class MemorySampler:
     to two milliseconds under emulation, so a fixed 20 ms pace cost several percent of a
     core in the cgroup v2 guest. What the series must show is how memory climbs, its
     peak, and the drop at each kill; so the sampler waits as long as it takes memory to
-    move by ``STEP_SHARE`` of the limit at the pace it moved since the last sample: every
-    ``interval`` (20 ms by default) during a fast climb or a drop, up to ``SLOWEST_S``
+    move by ``STEP_SHARE`` (5 %) of the limit at the pace it moved since the last sample:
+    every ``interval`` (20 ms by default) during a fast climb or a drop, up to ``SLOWEST_S``
     while memory stands still, and every ``interval`` from ``NEAR_LIMIT`` of the limit on
     (there the climb slows while the kernel reclaims, and the peak and the kill follow).
     The kernel's own high-water mark is read too, so the true peak never depends on the

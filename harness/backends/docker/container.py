@@ -8,6 +8,7 @@ harness label (so ``harness clean`` can find leftovers) and publishes its port o
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -97,7 +98,7 @@ class LabContainer:
             "command": spec.command,
             "environment": spec.env,
             "labels": spec.labels,
-            "ports": {f"{spec.port}/tcp": ("127.0.0.1", None)},
+            "ports": {f"{spec.port}/tcp": ("127.0.0.1", free_port() if spec.restart_policy else None)},
             "mem_limit": spec.memory_bytes,
             "memswap_limit": spec.memory_swap_bytes,
             "detach": True,
@@ -115,6 +116,18 @@ class LabContainer:
                 spec.network: self.client.api.create_endpoint_config(aliases=list(spec.network_aliases))
             }
         return kwargs
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now.
+
+    An engine-chosen port is chosen again when a restart policy restarts the container
+    (measured with Docker 26), so the app would move away from the client and the probe;
+    a port chosen here stays the container's across its restarts.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def published_port(inspected: dict[str, Any], port: int) -> int | None:
