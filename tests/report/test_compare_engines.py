@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.compare import compare, render_comparison
 from harness.diagnose import diagnose
 from harness.result import load_result
@@ -32,3 +34,12 @@ def test_a_guest_result_reads_back_and_diagnoses_like_any_other() -> None:
     assert guest.source("engine_state").verdict == "visible"
     assert "set while the container kept running" in guest.source("engine_state").note
     assert diagnose(guest).to_json()["conclusion"]
+
+
+def test_show_prints_a_stored_result_with_kubernetes_analogues(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["show", str(RESULTS / "gradual-v2.json"), "--platform", "kubernetes"]) == 0
+    out = capsys.readouterr().out
+    assert "Kubernetes analogue" in out and "in the cgroup v2 guest under qemu (software emulation)" in out
+    assert main(["show", str(RESULTS / "nothing.json")]) == 2
