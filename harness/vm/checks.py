@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 IDLE_S = 5.0
@@ -36,7 +35,7 @@ def oom_watch(job: dict[str, Any]) -> dict[str, Any]:
     kmsg = kernel_log.KernelLogCollector()
     kmsg.start()
     try:
-        with LabContainer(client, replace(spec)) as container:
+        with LabContainer(client, spec) as container:
             pid = int(container.inspect()["State"]["Pid"])
             cgroup = cgroupfs.for_pid(pid)
             if cgroup is None:

@@ -20,7 +20,7 @@ import docker
 from docker.errors import DockerException
 
 from harness.config import HarnessConfig
-from harness.errors import EngineError, GuestError, HarnessError
+from harness.errors import EngineError, GuestError
 from harness.result import ScenarioResult
 from harness.scenario import Scenario
 from harness.vm.image import GuestImage, Log, ensure_guest_image
@@ -134,5 +134,3 @@ def run_in_guest(config: HarnessConfig, scenario: Scenario, source: str | None, 
     with guest_session(config, [scenario], log) as session:
         return session.run(scenario, source)
 
-
-__all__ = ["GuestSession", "HarnessError", "guest_session", "run_in_guest", "save_image"]
