@@ -42,16 +42,24 @@ V1_HOT_S = 0.3
 V1_HOT_INTERVAL_S = 0.005
 
 
-def parse_oom_kill(content: bytes) -> int | None:
-    """``oom_kill`` out of memory.events' bytes (``low 0\\nhigh 0\\nmax 3\\noom 1\\noom_kill 1 ...``)."""
-    at = content.find(b"\noom_kill ")
+def keyed_value(content: bytes, key: str) -> int | None:
+    """One counter out of a flat-keyed cgroup file's bytes (``low 0\\nhigh 0\\noom_kill 1 ...``)
+    by a byte search, without parsing the other lines; None when absent or malformed."""
+    text = b"\n" + content
+    needle = f"\n{key} ".encode()
+    at = text.find(needle)
     if at < 0:
         return None
-    end = content.find(b"\n", at + 1)
+    end = text.find(b"\n", at + len(needle))
     try:
-        return int(content[at + 10:end if end > 0 else None])
+        return int(text[at + len(needle):end if end > 0 else None])
     except ValueError:
         return None
+
+
+def parse_oom_kill(content: bytes) -> int | None:
+    """``oom_kill`` out of memory.events' bytes."""
+    return keyed_value(content, "oom_kill")
 
 
 class OomCounter:
@@ -145,18 +153,15 @@ class OomNotifier:
             return None
 
     def _rearm(self) -> None:
+        """v1: consume the eventfd's count. v2 re-arms with the read of the counter that
+        follows every wake (:meth:`read_count`), which also notices a removed cgroup: its
+        file polls "changed" forever and reads ENODEV, so the watch stops instead of spinning."""
+        if self._event_fd is None:
+            return
         try:
-            if self._event_fd is not None:
-                os.eventfd_read(self._event_fd)
-            # v2 re-arms with the read of the counter that follows every wake.
+            os.eventfd_read(self._event_fd)
         except BlockingIOError:
             pass
-        except OSError as exc:
-            # A removed cgroup file polls "changed" forever and reads ENODEV: stop
-            # watching it, or the thread would spin.
-            if exc.errno in (errno.ENODEV, errno.ENOENT):
-                self.gone = True
-                self.close()
 
     def close(self) -> None:
         for fd in self._fds:

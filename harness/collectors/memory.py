@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from harness.collectors.base import Poller
+from harness.collectors.cgroup import keyed_value
 from harness.evidence import MemorySample, SourceStatus
 from labapp.cgroupfs import INACTIVE_FILE_KEY, CgroupMemory
 
@@ -30,7 +31,7 @@ class OpenCounter:
 
     def __init__(self, path: Path, key: str | None = None) -> None:
         self.path = path
-        self._key = f"\n{key} ".encode() if key else None
+        self._key = key
         self._fd: int | None = None
 
     def read(self) -> int | None:
@@ -40,7 +41,7 @@ class OpenCounter:
                 if self._fd is None:
                     self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
                 content = os.pread(self._fd, 65536 if self._key else 64, 0)
-                return int(content) if self._key is None else _keyed(b"\n" + content, self._key)
+                return int(content) if self._key is None else keyed_value(content, self._key)
             except (OSError, ValueError):
                 self.close()
         return None
@@ -52,14 +53,6 @@ class OpenCounter:
             except OSError:
                 pass
             self._fd = None
-
-
-def _keyed(content: bytes, key: bytes) -> int | None:
-    at = content.find(key)
-    if at < 0:
-        return None
-    end = content.find(b"\n", at + len(key))
-    return int(content[at + len(key):end if end > 0 else None])
 
 
 #: Below ``NEAR_LIMIT``, the sampler aims to see memory move by this share of the limit
