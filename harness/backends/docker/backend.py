@@ -176,8 +176,8 @@ class DockerBackend:
                         self.client, self.config.ingress_image, spec.network or "",
                         haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
                         run_labels(scenario, self.config, run_id, "ingress")))
-                session = DockerSession(self.client, container, scenario, run, kmsg, proxy)
-                session.engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
+                engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
+                session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label)
                 try:
                     yield session
                 finally:
@@ -197,6 +197,7 @@ class DockerSession:
         run: int,
         kmsg: kernel_log.KernelLogCollector,
         proxy: IngressProxy | None = None,
+        engine_label: str | None = None,
     ) -> None:
         self.container = container
         self.proxy = proxy
@@ -228,7 +229,7 @@ class DockerSession:
             client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
             on_die=self.state.record, on_start=self._on_start,
         )
-        self.engine_label: str | None = None  # "Docker 26.1.5", for notes on engine-specific behaviour
+        self.engine_label = engine_label  # "Docker 26.1.5", for notes on engine-specific behaviour
         self.console = LiveConsole()
         self._logs_error: str | None = None
         self._log_thread = threading.Thread(target=self._follow_logs, name="console", daemon=True)
