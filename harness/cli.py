@@ -105,15 +105,18 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Run a scenario file, print the gap matrix, write result files."""
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
+    from harness.scenario.catalog import resolve_scenario
 
-    scenario = load_scenario(args.file, repeat=args.repeat)
+    scenario_file = str(resolve_scenario(args.file))
+    scenario = load_scenario(scenario_file, repeat=args.repeat)
     if args.vm:
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
                              f"--backend {args.backend}")
         from harness.vm.session import run_in_guest
 
-        return _publish(run_in_guest(config, scenario, args.file, log=_progress), args.out, args.plot, args.platform)
+        return _publish(run_in_guest(config, scenario, scenario_file, log=_progress), args.out, args.plot,
+                        args.platform)
     if args.backend == "azure" or args.dry_run or args.keep:
         from harness.backends.azure.options import backend_from_args
 
@@ -122,7 +125,7 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
             return 0
     else:
         backend = docker_backend(config, scenario)
-    result = run_scenario(scenario, backend, scenario_file=args.file, show_progress=not args.quiet)
+    result = run_scenario(scenario, backend, scenario_file=scenario_file, show_progress=not args.quiet)
     return _publish(result, args.out, args.plot, args.platform)
 
 
@@ -151,7 +154,9 @@ def cmd_import(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def _is_scenario_file(source: str) -> bool:
-    return source.endswith((".yaml", ".yml"))
+    from harness.scenario.catalog import names_a_scenario
+
+    return names_a_scenario(source)
 
 
 def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignore[no-untyped-def]
@@ -159,10 +164,12 @@ def _result_for(source: str, config: HarnessConfig, quiet: bool):  # type: ignor
     from harness.result import load_result
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
+    from harness.scenario.catalog import resolve_scenario
 
     if _is_scenario_file(source):
-        scenario = load_scenario(source)
-        return run_scenario(scenario, docker_backend(config, scenario), source, not quiet)
+        path = str(resolve_scenario(source))
+        scenario = load_scenario(path)
+        return run_scenario(scenario, docker_backend(config, scenario), path, not quiet)
     return load_result(source)
 
 
@@ -172,11 +179,14 @@ def _results_in_guest(sources: list[str], config: HarnessConfig) -> list[Scenari
     from harness.scenario import load_scenario
     from harness.vm.session import guest_session
 
-    scenarios = {s: load_scenario(s) for s in sources if _is_scenario_file(s)}
+    from harness.scenario.catalog import resolve_scenario
+
+    files = {s: str(resolve_scenario(s)) for s in sources if _is_scenario_file(s)}
+    scenarios = {s: load_scenario(path) for s, path in files.items()}
     if not scenarios:
         return [load_result(s) for s in sources]
     with guest_session(config, list(scenarios.values()), log=_progress) as session:
-        return [session.run(scenarios[s], s) if s in scenarios else load_result(s) for s in sources]
+        return [session.run(scenarios[s], files[s]) if s in scenarios else load_result(s) for s in sources]
 
 
 def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
@@ -222,6 +232,21 @@ def cmd_show(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0
 
 
+def cmd_scenarios(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """List the shipped scenarios, or print one (``show NAME``) to copy and edit."""
+    from harness.scenario.catalog import shipped_scenarios, shipped_text
+
+    if args.name:
+        print(shipped_text(args.name), end="")
+        return 0
+    shipped = shipped_scenarios()
+    width = max((len(s.name) for s in shipped), default=0)
+    for scenario in shipped:
+        print(f"{scenario.name:<{width}}  {scenario.summary}")
+    print("\nrun one with `harness run NAME`; `harness scenarios show NAME` prints it to copy and edit")
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Remove every container and network the harness left behind (after a hard kill of the harness)."""
     from harness.backends.docker import engine
@@ -242,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness",
         description="Reproduce container OOM-kill observability gaps locally and print the gap matrix.",
     )
+    parser.add_argument("--version", action="version", version=f"harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     setup = sub.add_parser("setup", help="start (or install) a Docker engine and build the lab and ingress images")
@@ -258,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
     build.set_defaults(func=cmd_image_build)
 
-    run = sub.add_parser("run", help="run a scenario file and print the gap matrix")
-    run.add_argument("file", help="scenario YAML file, e.g. scenarios/gradual.yaml")
+    run = sub.add_parser("run", help="run a scenario (a shipped one by name, or a file) and print the gap matrix")
+    run.add_argument("file", help="a shipped scenario's name (`harness scenarios` lists them), e.g. gradual, "
+                                  "or a scenario YAML file")
     run.add_argument("--out", help="folder for result.json, report.md, matrix.txt (default results/<scenario>)")
     run.add_argument("--repeat", type=int, help="number of runs (overrides the file's repeat)")
     run.add_argument("--quiet", action="store_true", help="no live progress line")
@@ -285,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
 
     cmp = sub.add_parser("compare", help="compare two results, or run two scenarios back to back")
-    cmp.add_argument("a", help="result.json (or its folder), or a scenario YAML to run")
-    cmp.add_argument("b", help="result.json (or its folder), or a scenario YAML to run")
+    cmp.add_argument("a", help="result.json (or its folder), or a scenario (file or shipped name) to run")
+    cmp.add_argument("b", help="result.json (or its folder), or a scenario (file or shipped name) to run")
     cmp.add_argument("--out", help="folder for compare.json and compare.md")
     cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
     _platform_option(cmp, default=None)
@@ -311,9 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
     _platform_option(show)
     show.set_defaults(func=cmd_show)
 
+    scen = sub.add_parser("scenarios", help="list the shipped scenarios; `scenarios show NAME` prints one")
+    scen_sub = scen.add_subparsers(dest="scenarios_command")
+    scen_show = scen_sub.add_parser("show", help="print a shipped scenario, to copy and edit")
+    scen_show.add_argument("name", help="the scenario's name, e.g. gradual")
+    scen.set_defaults(func=cmd_scenarios, name=None)
+
     clean = sub.add_parser("clean", help="remove containers the harness left behind")
     clean.set_defaults(func=cmd_clean)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when run from a bare tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("oom-harness")
+    except PackageNotFoundError:
+        from harness import __version__
+
+        return __version__
 
 
 _interrupted = False

@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"OOM_HARNESS_{name}", default)
@@ -32,7 +30,7 @@ class HarnessConfig:
         base_image: the public base for the online build path.
         offline_base_image: tag of the local Debian base made by debootstrap for the offline path.
         debian_mirror: mirror for debootstrap; empty means debootstrap's own default.
-        build_context: folder holding the top-level ``Dockerfile`` and ``labapp/``.
+        wheel_cache: where the lab's wheels are downloaded on the host (offline image path).
         dockerd_log: where a dockerd started by the harness writes its log.
         pull_timeout_s: how long the online path may try to pull the base before going offline.
         engine_start_timeout_s: how long to wait for a started dockerd to answer.
@@ -55,7 +53,7 @@ class HarnessConfig:
         default_factory=lambda: _env("OFFLINE_BASE_IMAGE", "oom-harness/base:bookworm-py311")
     )
     debian_mirror: str = field(default_factory=lambda: _env("DEBIAN_MIRROR", ""))
-    build_context: Path = field(default_factory=lambda: Path(_env("BUILD_CONTEXT", str(PROJECT_ROOT))))
+    wheel_cache: Path = field(default_factory=lambda: Path(_env("WHEEL_CACHE", str(_cache_home() / "wheels"))))
     dockerd_log: Path = field(
         default_factory=lambda: Path(_env("DOCKERD_LOG", "/var/log/oom-harness-dockerd.log"))
     )

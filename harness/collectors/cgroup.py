@@ -2,7 +2,7 @@
 
 cgroup v2: ``oom_kill`` in memory.events; v1: ``oom_kill`` in memory.oom_control. The
 container's cgroup directory is found from its PID's /proc/PID/cgroup (see
-``labapp.cgroupfs.for_pid``), so both cgroup drivers and both versions work. The
+``harness.cgroupfs.for_pid``), so both cgroup drivers and both versions work. The
 directory keeps its path across restarts of the same container but is recreated, so a
 counter that goes down means a new incarnation, not fewer kills.
 
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.evidence import Observation, SourceStatus
-from labapp.cgroupfs import CgroupMemory
+from harness.cgroupfs import CgroupMemory
 
 SOURCE = "cgroup"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.collectors.base import Poller
 from harness.collectors.cgroup import keyed_value
 from harness.evidence import MemorySample, SourceStatus
-from labapp.cgroupfs import INACTIVE_FILE_KEY, CgroupMemory
+from harness.cgroupfs import INACTIVE_FILE_KEY, CgroupMemory
 
 
 class OpenCounter:

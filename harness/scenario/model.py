@@ -189,7 +189,7 @@ class GunicornProcess(_Model):
     """gunicorn serving a WSGI app: the lab's default, as in the reference experiment."""
 
     kind: Literal["gunicorn"] = "gunicorn"
-    app: NonBlank = "labapp.app:app"
+    app: NonBlank = "harness.lab.app:app"
     worker_class: Literal["sync", "gthread"] = "gthread"
     workers: Annotated[StrictInt, Field(ge=1, le=64)] = 1
     threads: Annotated[StrictInt, Field(ge=1, le=256)] = 4

@@ -24,7 +24,7 @@ def oom_watch(job: dict[str, Any]) -> dict[str, Any]:
     from harness.backends.docker.container import ContainerSpec, LabContainer
     from harness.collectors import kernel_log
     from harness.collectors.cgroup import CgroupOomCollector
-    from labapp import cgroupfs
+    from harness import cgroupfs
 
     client = docker.from_env(timeout=600)
     script = f"sleep {IDLE_S + 1:g}; python3 -c 'b = bytearray(400 * 1024 * 1024)'; sleep 3"
@@ -81,7 +81,7 @@ def record_oom_kinds(job: dict[str, Any]) -> dict[str, Any]:
     import docker
 
     from harness.collectors import kernel_log
-    from labapp import cgroupfs
+    from harness import cgroupfs
 
     client = docker.from_env(timeout=600)
     labels = {job["label"]: "check"}

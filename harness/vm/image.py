@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import procs
 from harness.config import HarnessConfig
 from harness.errors import GuestError
 
@@ -215,12 +216,4 @@ def require_tool(binary: str, package: str, log: Log) -> str:
 
 def run_step(cmd: list[str], what: str, timeout_s: float, env: dict[str, str] | None = None) -> None:
     """Run one build step with a time limit; failures and time-outs name the step."""
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired as exc:
-        raise GuestError(f"{what} timed out after {timeout_s:.0f} s") from exc
-    except OSError as exc:
-        raise GuestError(f"{what} could not start: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-600:]
-        raise GuestError(f"{what} failed (exit {done.returncode}): {tail}")
+    procs.run_step(cmd, what, timeout_s, error=GuestError, env=env)

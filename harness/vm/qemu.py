@@ -282,14 +282,11 @@ def remove_stale_folders(vm_dir: Path) -> list[Path]:
 
 
 def copy_sources(dest: Path) -> None:
-    """The harness's own code (and the lab's cgroup reader it uses) for the guest's Python."""
+    """The harness's own code for the guest's Python."""
     import harness
-    import labapp
 
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "wheels")
-    for package in (harness, labapp):
-        src = Path(package.__file__).resolve().parent
-        shutil.copytree(src, dest / src.name, ignore=ignore)
+    src = Path(harness.__file__).resolve().parent
+    shutil.copytree(src, dest / src.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:

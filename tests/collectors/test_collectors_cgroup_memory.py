@@ -11,7 +11,7 @@ from recorded_inputs import Recorded
 from harness.collectors.cgroup import CgroupOomCollector, OomCounter, parse_oom_kill
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.evidence import MemorySample
-from labapp.cgroupfs import CgroupMemory
+from harness.cgroupfs import CgroupMemory
 
 # --- OomCounter ------------------------------------------------------------------------
 

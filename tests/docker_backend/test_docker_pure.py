@@ -17,8 +17,10 @@ from docker.errors import DockerException
 from harness.backends.docker.backend import container_spec
 from harness.backends.docker.container import LabContainer
 from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
-from harness.backends.docker.image import SOURCE_PATTERNS, follow_build, source_digest
-from harness.config import PROJECT_ROOT, HarnessConfig
+from harness.backends.docker.image import (
+    IMAGE_PACKAGE_INIT, PACKAGE_ROOT, SOURCE_PATTERNS, assemble_context, follow_build, source_digest,
+)
+from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError, ScenarioError
 from harness.scenario import Scenario, parse_scenario
 
@@ -53,11 +55,11 @@ def test_only_pid_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
 
 @pytest.fixture
 def context(tmp_path: Path) -> Path:
-    """A copy of the lab image's build context: the files the digest covers, and one it does not."""
-    target = tmp_path / "context"
+    """A copy of the package's lab image sources: the files the digest covers, and one it does not."""
+    target = tmp_path / "harness"
     for pattern in SOURCE_PATTERNS:
-        for path in PROJECT_ROOT.glob(pattern):
-            copy = target / path.relative_to(PROJECT_ROOT)
+        for path in PACKAGE_ROOT.glob(pattern):
+            copy = target / path.relative_to(PACKAGE_ROOT)
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy)
     (target / "README.md").write_text("not part of the image\n")
@@ -66,13 +68,13 @@ def context(tmp_path: Path) -> Path:
 
 def test_a_copy_of_the_sources_has_the_same_digest(context: Path) -> None:
     digest = source_digest(context)
-    assert digest == source_digest(PROJECT_ROOT)
+    assert digest == source_digest(PACKAGE_ROOT)
     assert len(digest) == 16 and int(digest, 16) >= 0
 
 
 def test_changing_the_app_source_changes_the_digest(context: Path) -> None:
     before = source_digest(context)
-    app = context / "labapp" / "app.py"
+    app = context / "lab" / "app.py"
     app.write_text(app.read_text() + "\n# changed\n")
     assert source_digest(context) != before
 
@@ -81,21 +83,42 @@ def test_changing_the_app_source_changes_the_digest(context: Path) -> None:
 def test_every_kind_of_source_change_counts(context: Path, change: str) -> None:
     before = source_digest(context)
     if change == "new module":
-        (context / "labapp" / "extra.py").write_text("X = 1\n")
+        (context / "lab" / "extra.py").write_text("X = 1\n")
     elif change == "requirements":
-        (context / "labapp" / "requirements.txt").write_text("flask==3.1.3\n")
+        (context / "lab" / "requirements.txt").write_text("flask==3.1.3\n")
     elif change == "dockerfile":
-        (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "LABEL x=y\n")
+        (context / "lab" / "Dockerfile").write_text((context / "lab" / "Dockerfile").read_text() + "LABEL x=y\n")
     else:
-        (context / "labapp" / "alloc.py").rename(context / "labapp" / "alloc2.py")
+        (context / "lab" / "alloc.py").rename(context / "lab" / "alloc2.py")
     assert source_digest(context) != before
 
 
 def test_files_outside_the_image_do_not_change_the_digest(context: Path) -> None:
     before = source_digest(context)
     (context / "README.md").write_text("edited\n")
-    (context / "labapp" / "notes.txt").write_text("not a source\n")
+    (context / "lab" / "notes.txt").write_text("not a source\n")
     assert source_digest(context) == before
+
+
+def test_the_build_context_holds_the_lab_and_the_shared_cgroup_reader_only(context: Path, tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "flask-3.1.3-py3-none-any.whl").write_bytes(b"wheel")
+    dest = tmp_path / "build"
+    dest.mkdir()
+    assemble_context(context, dest, wheels)
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert "Dockerfile" in files and "requirements.txt" in files
+    assert "harness/cgroupfs.py" in files and "harness/lab/app.py" in files
+    assert "wheels/flask-3.1.3-py3-none-any.whl" in files
+    assert "harness/lab/notes.txt" not in files and not any("/collectors/" in f for f in files)
+    assert (dest / "harness" / "__init__.py").read_text() == IMAGE_PACKAGE_INIT
+
+
+def test_missing_image_sources_are_named(tmp_path: Path) -> None:
+    (tmp_path / "lab").mkdir()
+    with pytest.raises(ImageError, match="Dockerfile, requirements.txt"):
+        assemble_context(tmp_path, tmp_path / "out", None)
 
 
 def testfollow_build_takes_the_image_id_and_stops_at_errors() -> None:
@@ -166,7 +189,7 @@ def test_spec_resolves_the_lab_image_limits_and_labels() -> None:
     spec = container_spec(_scenario(), CONFIG, "run123")
     assert spec.image == "oom-harness/labapp:latest"
     assert spec.command == ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "1", "--worker-class", "gthread",
-                            "--threads", "4", "--timeout", "120", "labapp.app:app"]
+                            "--threads", "4", "--timeout", "120", "harness.lab.app:app"]
     assert (spec.port, spec.memory_bytes, spec.memory_swap_bytes) == (8080, 256 * MIB, 256 * MIB)
     assert spec.nano_cpus == 250_000_000
     assert spec.restart_policy is None

@@ -12,7 +12,7 @@ from harness.backends.docker.oomgroup import enable_group_kill, require_cgroup_v
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ScenarioError
 from harness.scenario import load_scenario
-from labapp.cgroupfs import CgroupMemory
+from harness.cgroupfs import CgroupMemory
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

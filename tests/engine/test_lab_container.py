@@ -10,7 +10,7 @@ import pytest
 
 from harness.backends.docker.container import ContainerSpec, LabContainer
 from harness.config import HarnessConfig
-from labapp import cgroupfs
+from harness import cgroupfs
 
 pytestmark = pytest.mark.engine
 MIB = 1024 * 1024
@@ -46,7 +46,7 @@ def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-
 
 
 GUNICORN_ONE_GTHREAD = ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "1", "--worker-class", "gthread",
-                        "--threads", "4", "--timeout", "120", "labapp.app:app"]
+                        "--threads", "4", "--timeout", "120", "harness.lab.app:app"]
 
 
 def test_spike_above_limit_kills_the_worker_not_the_container(
@@ -74,7 +74,7 @@ def test_spike_above_limit_kills_the_worker_not_the_container(
 def test_pid1_hard_oom_exits_137(
     docker_client: docker.DockerClient, harness_config: HarnessConfig, no_leaks: None
 ) -> None:
-    command = ["python3", "-m", "labapp.pid1", "--hard-mb", "400"]
+    command = ["python3", "-m", "harness.lab.pid1", "--hard-mb", "400"]
     with LabContainer(docker_client, _spec(harness_config, command, 256)) as lab:
         _wait_for(lambda: lab.inspect()["State"]["Status"] == "exited", 60, "the container to exit")
         state = lab.inspect()["State"]

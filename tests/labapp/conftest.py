@@ -19,8 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from labapp.app import EXTENSION_KEY, LabState, create_app  # noqa: E402
-from labapp.config import LabConfig  # noqa: E402
+from harness.lab.app import EXTENSION_KEY, LabState, create_app  # noqa: E402
+from harness.lab.config import LabConfig  # noqa: E402
 
 MB = 1024 * 1024
 

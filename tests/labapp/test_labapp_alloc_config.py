@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from labapp import alloc
-from labapp.config import LabConfig
-from labapp.logline import format_mb
+from harness.lab import alloc
+from harness.lab.config import LabConfig
+from harness.lab.logline import format_mb
 
 
 def test_touch_pages_writes_one_byte_per_page() -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from labapp import blob
-from labapp.app import LabState, create_app
-from labapp.config import LabConfig
+from harness.lab import blob
+from harness.lab.app import LabState, create_app
+from harness.lab.config import LabConfig
 
 PID = os.getpid()
 MB = 1024 * 1024

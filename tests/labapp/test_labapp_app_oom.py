@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-import labapp.app as app_module
-from labapp import alloc
-from labapp.app import LabState, create_app
-from labapp.config import LabConfig
+import harness.lab.app as app_module
+from harness.lab import alloc
+from harness.lab.app import LabState, create_app
+from harness.lab.config import LabConfig
 
 PID = os.getpid()
 REQ_START = re.compile(r"^\[REQ\] start id=(\S+) method=(\S+) path=(\S+) pid=(\d+)$")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from labapp import procfs
-from labapp.app import LabState
+from harness.lab import procfs
+from harness.lab.app import LabState
 
 PID = os.getpid()
 

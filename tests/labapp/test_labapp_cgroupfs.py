@@ -7,8 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from labapp import cgroupfs
-from labapp.cgroupfs import CgroupMemory, Reading
+from harness import cgroupfs
+from harness.cgroupfs import CgroupMemory, Reading
 
 MB = 1024 * 1024
 CONTAINER_ID = "3f4e1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"

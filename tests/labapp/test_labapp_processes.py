@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from labapp import supervisor
+from harness.lab import supervisor
 
 SELF_KILL = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
@@ -26,7 +26,7 @@ STUBBORN = (
 
 def test_supervisor_restarts_killed_worker_until_the_cap(run_module: Callable[..., Any]) -> None:
     options = ["--max-restarts", "2", "--backoff-s", "0.05"]
-    child = run_module("-m", "labapp.supervisor", *options, "--", sys.executable, "-c", SELF_KILL)
+    child = run_module("-m", "harness.lab.supervisor", *options, "--", sys.executable, "-c", SELF_KILL)
     assert child.finish(timeout=20) == supervisor.EXIT_GAVE_UP
     lines = child.lines
     started = [line for line in lines if line.startswith("[SUPERVISOR] worker process started pid=")]
@@ -41,7 +41,7 @@ def test_supervisor_restarts_killed_worker_until_the_cap(run_module: Callable[..
 
 
 def test_supervisor_exits_zero_when_worker_finishes(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.supervisor", "--", sys.executable, "-c", "print('work done')")
+    child = run_module("-m", "harness.lab.supervisor", "--", sys.executable, "-c", "print('work done')")
     assert child.finish() == 0
     assert "work done" in child.lines
     assert "[SUPERVISOR] worker process exited with code 0" in child.lines
@@ -50,14 +50,14 @@ def test_supervisor_exits_zero_when_worker_finishes(run_module: Callable[..., An
 
 def test_supervisor_reports_real_exit_code(run_module: Callable[..., Any]) -> None:
     child = run_module(
-        "-m", "labapp.supervisor", "--max-restarts", "0", "--", sys.executable, "-c", "raise SystemExit(3)"
+        "-m", "harness.lab.supervisor", "--max-restarts", "0", "--", sys.executable, "-c", "raise SystemExit(3)"
     )
     assert child.finish() == supervisor.EXIT_GAVE_UP
     assert "[SUPERVISOR] worker process exited with code 3" in child.lines
 
 
 def test_supervisor_forwards_sigterm_and_exits_zero(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.supervisor", "--", sys.executable, "-c", SLEEPER)
+    child = run_module("-m", "harness.lab.supervisor", "--", sys.executable, "-c", SLEEPER)
     child.wait_for_line(r"^ready$")
     started = time.monotonic()
     child.signal(signal.SIGTERM)
@@ -68,7 +68,7 @@ def test_supervisor_forwards_sigterm_and_exits_zero(run_module: Callable[..., An
 
 
 def test_supervisor_kills_worker_that_ignores_sigterm(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.supervisor", "--grace-s", "0.3", "--", sys.executable, "-c", STUBBORN)
+    child = run_module("-m", "harness.lab.supervisor", "--grace-s", "0.3", "--", sys.executable, "-c", STUBBORN)
     child.wait_for_line(r"^ready$")
     child.signal(signal.SIGTERM)
     assert child.finish(timeout=5) == 0
@@ -77,7 +77,7 @@ def test_supervisor_kills_worker_that_ignores_sigterm(run_module: Callable[..., 
 
 
 def test_supervisor_cannot_start_missing_command(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.supervisor", "--", "/nonexistent/worker-binary")
+    child = run_module("-m", "harness.lab.supervisor", "--", "/nonexistent/worker-binary")
     assert child.finish() == supervisor.EXIT_CANNOT_START
     assert child.lines[0].startswith("[SUPERVISOR] cannot start worker process:")
 
@@ -109,7 +109,7 @@ def test_may_restart_caps_per_window() -> None:
 
 
 def test_pid1_hard_allocates_then_exits_on_sigterm(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.pid1", "--hard-mb", "3", "--chunk-mb", "2")
+    child = run_module("-m", "harness.lab.pid1", "--hard-mb", "3", "--chunk-mb", "2")
     pid = child.proc.pid
     child.wait_for_line(rf"^\[PID1\] holding allocated_mb=3 pid={pid}$")
     started = time.monotonic()
@@ -123,7 +123,7 @@ def test_pid1_hard_allocates_then_exits_on_sigterm(run_module: Callable[..., Any
 
 
 def test_pid1_leak_stops_at_cap_and_exits_on_sigint(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.pid1", "--leak-mb", "1", "--every-s", "0.01", "--max-mb", "3")
+    child = run_module("-m", "harness.lab.pid1", "--leak-mb", "1", "--every-s", "0.01", "--max-mb", "3")
     pid = child.proc.pid
     child.wait_for_line(rf"^\[PID1\] leak cap reached allocated_mb=3 pid={pid}$")
     child.signal(signal.SIGINT)
@@ -134,7 +134,7 @@ def test_pid1_leak_stops_at_cap_and_exits_on_sigint(run_module: Callable[..., An
 
 
 def test_pid1_serves_health(run_module: Callable[..., Any]) -> None:
-    child = run_module("-m", "labapp.pid1", "--hard-mb", "1", "--port", "0", "--host", "127.0.0.1")
+    child = run_module("-m", "harness.lab.pid1", "--hard-mb", "1", "--port", "0", "--host", "127.0.0.1")
     port = int(child.wait_for_line(r"^\[PID1\] health server listening port=(\d+) pid=\d+$").group(1))
     child.wait_for_line(r"^\[PID1\] holding")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
@@ -145,6 +145,6 @@ def test_pid1_serves_health(run_module: Callable[..., Any]) -> None:
 
 
 def test_pid1_rejects_bad_arguments(run_module: Callable[..., Any]) -> None:
-    assert run_module("-m", "labapp.pid1").finish() == 2
-    assert run_module("-m", "labapp.pid1", "--hard-mb", "0").finish() == 2
-    assert run_module("-m", "labapp.pid1", "--hard-mb", "1", "--leak-mb", "1").finish() == 2
+    assert run_module("-m", "harness.lab.pid1").finish() == 2
+    assert run_module("-m", "harness.lab.pid1", "--hard-mb", "0").finish() == 2
+    assert run_module("-m", "harness.lab.pid1", "--hard-mb", "1", "--leak-mb", "1").finish() == 2

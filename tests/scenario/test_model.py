@@ -78,7 +78,7 @@ def test_defaults() -> None:
 def test_gunicorn_defaults() -> None:
     process = GunicornProcess()
     assert process.kind == "gunicorn"
-    assert process.app == "labapp.app:app"
+    assert process.app == "harness.lab.app:app"
     assert process.worker_class == "gthread"
     assert (process.workers, process.threads, process.timeout) == (1, 4, 120)
     assert (process.max_requests, process.max_requests_jitter, process.extra_args) == (0, 0, [])
@@ -183,7 +183,7 @@ def test_gunicorn_command_line_defaults() -> None:
         "--worker-class", "gthread",
         "--threads", "4",
         "--timeout", "120",
-        "labapp.app:app",
+        "harness.lab.app:app",
     ]  # fmt: skip
 
 

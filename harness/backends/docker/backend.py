@@ -37,7 +37,7 @@ from harness.config import HarnessConfig
 from harness.errors import EngineError, HarnessError, ScenarioError
 from harness.evidence import Kill, RunEvidence, SourceStatus
 from harness.scenario import Scenario
-from labapp import cgroupfs
+from harness import cgroupfs
 
 MIB = 1024 * 1024
 

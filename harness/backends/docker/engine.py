@@ -21,7 +21,7 @@ from docker.errors import DockerException
 
 from harness.config import HarnessConfig
 from harness.errors import EngineError
-from harness.procs import alive
+from harness.procs import alive, run_step
 
 Log = Callable[[str], None]
 
@@ -109,10 +109,8 @@ def _may_start_local_engine() -> bool:
 def _install_docker_io(log: Log) -> None:
     log("engine: installing Debian's docker.io (apt-get) ...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "docker.io"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise EngineError(f"`{' '.join(cmd)}` failed: {done.stderr.strip()[-400:]}")
+    run_step(["apt-get", "update", "-qq"], "apt-get update", 600, EngineError, env)
+    run_step(["apt-get", "install", "-y", "-qq", "docker.io"], "apt-get install docker.io", 900, EngineError, env)
 
 
 def remove_stale_pid_files(paths: tuple[Path, ...] = PID_FILES) -> list[Path]:

@@ -14,7 +14,6 @@ import hashlib
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,10 +27,22 @@ from docker.models.images import Image
 
 from harness.config import HarnessConfig
 from harness.errors import ImageError
+from harness.procs import run_step
 
 Log = Callable[[str], None]
 
-SOURCE_PATTERNS = ("Dockerfile", ".dockerignore", "labapp/*.py", "labapp/requirements.txt")
+#: The time limit of one long build step (apt-get, debootstrap, pip download, tar).
+STEP_TIMEOUT_S = 900.0
+
+#: The harness package's folder: the lab image's sources ship inside it (as package data
+#: in a wheel), so an installed harness builds the image with no clone at hand.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+#: What goes into the lab image, relative to the package: the image's inputs and its cache key.
+SOURCE_PATTERNS = ("lab/Dockerfile", "lab/requirements.txt", "lab/*.py", "cgroupfs.py")
+
+#: The image's ``harness/__init__.py``: the lab and the cgroup reader, not the harness.
+IMAGE_PACKAGE_INIT = '"""The lab image\'s copy of harness.lab and harness.cgroupfs (not the harness itself)."""\n'
 
 
 @dataclass(frozen=True)
@@ -45,32 +56,57 @@ class ImageBuild:
     digest: str
 
 
-def source_digest(context: Path) -> str:
-    """A digest of every file that goes into the lab image."""
+def source_files(package_root: Path = PACKAGE_ROOT) -> list[Path]:
+    """The lab image's source files under ``package_root``, in a stable order."""
+    return [path for pattern in SOURCE_PATTERNS for path in sorted(package_root.glob(pattern))]
+
+
+def source_digest(package_root: Path = PACKAGE_ROOT) -> str:
+    """A digest of every file that goes into the lab image (names and contents)."""
     sha = hashlib.sha256()
-    for pattern in SOURCE_PATTERNS:
-        for path in sorted(context.glob(pattern)):
-            sha.update(str(path.relative_to(context)).encode())
-            sha.update(path.read_bytes())
+    for path in source_files(package_root):
+        sha.update(str(path.relative_to(package_root)).encode())
+        sha.update(path.read_bytes())
     return sha.hexdigest()[:16]
 
 
+def assemble_context(package_root: Path, dest: Path, wheels: Path | None) -> Path:
+    """Lay out the build context in ``dest``: the Dockerfile and requirements at the top,
+    the lab under ``harness/lab`` with the shared ``harness/cgroupfs.py``, and ``wheels/``
+    (empty on the online path)."""
+    lab = package_root / "lab"
+    if not (lab / "Dockerfile").is_file() or not (lab / "requirements.txt").is_file():
+        raise ImageError(f"the lab image's sources are missing under {lab} (Dockerfile, requirements.txt): "
+                         "reinstall oom-harness")
+    shutil.copyfile(lab / "Dockerfile", dest / "Dockerfile")
+    shutil.copyfile(lab / "requirements.txt", dest / "requirements.txt")
+    (dest / "harness" / "lab").mkdir(parents=True)
+    (dest / "harness" / "__init__.py").write_text(IMAGE_PACKAGE_INIT)
+    shutil.copyfile(package_root / "cgroupfs.py", dest / "harness" / "cgroupfs.py")
+    for module in sorted(lab.glob("*.py")):
+        shutil.copyfile(module, dest / "harness" / "lab" / module.name)
+    (dest / "wheels").mkdir()
+    for wheel in sorted(wheels.glob("*.whl")) if wheels else ():
+        shutil.copyfile(wheel, dest / "wheels" / wheel.name)
+    return dest
+
+
 def build_lab_image(
-    client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
+    client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False,
+    package_root: Path = PACKAGE_ROOT,
 ) -> ImageBuild:
-    """Build (or reuse) the lab image tagged ``config.image``."""
-    context = config.build_context
-    if not (context / "Dockerfile").exists() or not (context / "labapp").is_dir():
-        raise ImageError(f"no Dockerfile and labapp/ under {context} (set OOM_HARNESS_BUILD_CONTEXT)")
-    digest = source_digest(context)
+    """Build (or reuse) the lab image tagged ``config.image`` from the installed package."""
+    digest = source_digest(package_root)
     cached = cached_image(client, config.image, config.label, digest)
     if cached is not None and not force:
         log(f"image: {config.image} is up to date (sources {digest})")
         return ImageBuild(config.image, cached.id, "", "cached", digest)
     base, path = choose_base(client, config, log)
-    if path == "offline":
-        download_wheels(context / "labapp", log)
-    image_id = _docker_build(client, config, base, digest, log)
+    wheels = download_wheels(package_root / "lab" / "requirements.txt", config.wheel_cache, log) \
+        if path == "offline" else None
+    with tempfile.TemporaryDirectory(prefix="oom-harness-context-") as tmp:
+        context = assemble_context(package_root, Path(tmp), wheels)
+        image_id = _docker_build(client, config, context, base, digest, log)
     log(f"image: built {config.image} ({path} path, base {base})")
     return ImageBuild(config.image, image_id, base, path, digest)
 
@@ -162,33 +198,34 @@ def _install_debootstrap(log: Log) -> str:
     return shutil.which("debootstrap") or "/usr/sbin/debootstrap"
 
 
-def download_wheels(labapp_dir: Path, log: Log) -> None:
-    """Download the app's wheels on the host into the build context (skipped when current)."""
-    requirements = labapp_dir / "requirements.txt"
-    wheels = labapp_dir / "wheels"
-    stamp = wheels / ".requirements.sha256"
-    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text().strip() == wanted:
-        return
-    wheels.mkdir(exist_ok=True)
-    log("image: downloading wheels on the host into labapp/wheels ...")
+def download_wheels(requirements: Path, cache: Path, log: Log) -> Path:
+    """Download the lab's wheels on the host into ``cache``/<digest of the requirements>
+    (skipped when present); return that folder."""
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    wheels = cache / wanted
+    stamp = wheels / ".complete"
+    if stamp.exists():
+        return wheels
+    wheels.mkdir(parents=True, exist_ok=True)
+    log(f"image: downloading the lab's wheels on the host into {wheels} ...")
     _run(
         [
             sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
             "--platform", f"manylinux2014_{platform.machine()}", "--python-version", "3.11",
             "--implementation", "cp", "-d", str(wheels), "-r", str(requirements),
         ],
-        "pip download",
+        "pip download", timeout_s=STEP_TIMEOUT_S,
     )
     stamp.write_text(wanted + "\n")
+    return wheels
 
 
 def _docker_build(
-    client: docker.DockerClient, config: HarnessConfig, base: str, digest: str, log: Log
+    client: docker.DockerClient, config: HarnessConfig, context: Path, base: str, digest: str, log: Log
 ) -> str:
     try:
         stream = client.api.build(
-            path=str(config.build_context), tag=config.image, buildargs={"BASE_IMAGE": base},
+            path=str(context), tag=config.image, buildargs={"BASE_IMAGE": base},
             labels={config.label: "labapp", f"{config.label}.sources": digest},
             rm=True, forcerm=True, decode=True,
         )
@@ -215,8 +252,6 @@ def follow_build(stream: Iterator[dict], log: Log) -> str | None:
     return image_id
 
 
-def _run(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-600:]
-        raise ImageError(f"{what} failed (exit {done.returncode}): {tail}")
+def _run(cmd: list[str], what: str, timeout_s: float = STEP_TIMEOUT_S) -> None:
+    """Run one build step with a time limit; failures and time-outs name the step."""
+    run_step(cmd, what, timeout_s, error=ImageError)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from harness.errors import EngineError, ScenarioError
-from labapp.cgroupfs import CgroupMemory
+from harness.cgroupfs import CgroupMemory
 
 FILE = "memory.oom.group"
 

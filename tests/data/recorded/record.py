@@ -9,8 +9,8 @@ end, also on errors. Four recordings, each in its own folder:
 
 * ``gunicorn_spike``: one gthread worker under 256m, ``POST /spike {"mb": 400}``;
 * ``gunicorn_gradual``: the same, ``POST /start`` allocating 16 MiB every 0.2 s;
-* ``pid1_restart``: ``python3 -m labapp.pid1 --hard-mb 400`` as PID 1, restart on-failure:2;
-* ``supervisor``: ``labapp.supervisor --max-restarts 1`` around the same PID-1 program;
+* ``pid1_restart``: ``python3 -m harness.lab.pid1 --hard-mb 400`` as PID 1, restart on-failure:2;
+* ``supervisor``: ``harness.lab.supervisor --max-restarts 1`` around the same PID-1 program;
 * ``ingress_retry``: ``scenarios/spike-ingress-retry.yaml``'s app and HAProxy (5 retries),
   one ``POST /spike`` through the proxy: the proxy's and the app's logs.
 
@@ -33,14 +33,14 @@ import docker
 import httpx
 from docker.models.containers import Container
 
-from labapp import cgroupfs
+from harness import cgroupfs
 
 IMAGE = "oom-harness/labapp:latest"
 LABELS = {"io.oom-harness": "test", "io.oom-harness.owner": str(os.getpid())}
 MEMORY = 256 * 1024 * 1024
 GUNICORN = ["gunicorn", "--bind", "0.0.0.0:8080", "--workers", "1", "--worker-class", "gthread",
-            "--threads", "4", "labapp.app:app"]
-PID1 = ["python3", "-m", "labapp.pid1", "--hard-mb", "400"]
+            "--threads", "4", "harness.lab.app:app"]
+PID1 = ["python3", "-m", "harness.lab.pid1", "--hard-mb", "400"]
 INFO_KEYS = ("ServerVersion", "CgroupVersion", "CgroupDriver", "KernelVersion", "OperatingSystem", "OSType",
              "Architecture", "Driver", "MemoryLimit", "SwapLimit", "OomKillDisable", "NCPU")
 CGROUP_FILES = ("memory.oom_control", "memory.usage_in_bytes", "memory.max_usage_in_bytes",
@@ -230,7 +230,7 @@ def main(out_dir: str, only: str | None = None) -> None:
         ("pid1_restart", lambda out: record_restarts(client, kmsg, out, PID1,
                                                      {"Name": "on-failure", "MaximumRetryCount": 2})),
         ("supervisor", lambda out: record_restarts(
-            client, kmsg, out, ["python3", "-m", "labapp.supervisor", "--max-restarts", "1", "--", *PID1], None)),
+            client, kmsg, out, ["python3", "-m", "harness.lab.supervisor", "--max-restarts", "1", "--", *PID1], None)),
         ("ingress_retry", record_ingress),
     ):
         if only is not None and name != only:

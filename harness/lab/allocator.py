@@ -10,8 +10,8 @@ import os
 import threading
 from dataclasses import dataclass
 
-from labapp import alloc
-from labapp.logline import emit, format_mb
+from harness.lab import alloc
+from harness.lab.logline import emit, format_mb
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Plan:
 
 
 class GradualAllocator:
-    """Grows a :class:`~labapp.alloc.BlockStore` on a background thread, one run at a time."""
+    """Grows a :class:`~harness.lab.alloc.BlockStore` on a background thread, one run at a time."""
 
     def __init__(self, store: alloc.BlockStore) -> None:
         self._store = store

@@ -3,8 +3,8 @@
 Unlike gunicorn, nothing here absorbs the kill: when the kernel kills this process the
 container exits with 137, which is the platform-visible failure mode of the PID-1 lab.
 
-    python -m labapp.pid1 --hard-mb 600                       # allocate at start-up, then hold
-    python -m labapp.pid1 --leak-mb 16 --every-s 0.5 [--max-mb N]   # leak steadily
+    python -m harness.lab.pid1 --hard-mb 600                       # allocate at start-up, then hold
+    python -m harness.lab.pid1 --leak-mb 16 --every-s 0.5 [--max-mb N]   # leak steadily
     ... [--port 8080]                                         # optional GET /health
 
 SIGTERM and SIGINT end the process promptly with exit code 0, so ``docker stop`` is fast
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from labapp import alloc
-from labapp.logline import emit, format_mb
+from harness.lab import alloc
+from harness.lab.logline import emit, format_mb
 
 HOLD_SLEEP_S = 3600.0
 
@@ -52,7 +52,7 @@ def install_signal_handlers() -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options; exactly one of --hard-mb and --leak-mb is required."""
     parser = argparse.ArgumentParser(
-        prog="python -m labapp.pid1", description="Allocate or leak memory as a plain PID 1 process."
+        prog="python -m harness.lab.pid1", description="Allocate or leak memory as a plain PID 1 process."
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--hard-mb", type=int, help="allocate this many MB at start-up, then hold them")

@@ -4,7 +4,7 @@ It mirrors a serverless host that owns a language worker: when the worker dies (
 example OOM-killed, exit 137) the host logs the exit and starts a new worker, so the
 container itself never exits and platform restart counters stay at zero.
 
-    python -m labapp.supervisor [--max-restarts 50] [--backoff-s 0.2] -- <worker command...>
+    python -m harness.lab.supervisor [--max-restarts 50] [--backoff-s 0.2] -- <worker command...>
 
 SIGTERM and SIGINT are forwarded to the worker; once it exits the supervisor exits 0.
 Orphans re-parented to PID 1 are reaped so they never linger as zombies.
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from labapp.logline import emit
+from harness.lab.logline import emit
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: Python ignores SIGPIPE; the worker must start with default dispositions instead.
@@ -47,7 +47,7 @@ def parse_args(argv: Sequence[str]) -> Options:
     argv = list(argv)
     split = argv.index("--") if "--" in argv else len(argv)
     parser = argparse.ArgumentParser(
-        prog="python -m labapp.supervisor",
+        prog="python -m harness.lab.supervisor",
         usage="%(prog)s [options] -- <worker command...>",
         description="Run a worker command, restarting it after abnormal exits.",
     )
@@ -178,7 +178,7 @@ class Supervisor:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for ``python -m labapp.supervisor``."""
+    """Entry point for ``python -m harness.lab.supervisor``."""
     return Supervisor(parse_args(sys.argv[1:] if argv is None else argv)).run()
 
 

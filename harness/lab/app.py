@@ -31,11 +31,12 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from labapp import alloc, blob, cgroupfs, procfs
-from labapp.allocator import GradualAllocator, Plan
-from labapp.config import LabConfig
-from labapp.logline import emit, format_mb
-from labapp.params import BadInput, choice_field, float_field, int_field, json_body
+from harness import cgroupfs
+from harness.lab import alloc, blob, procfs
+from harness.lab.allocator import GradualAllocator, Plan
+from harness.lab.config import LabConfig
+from harness.lab.logline import emit, format_mb
+from harness.lab.params import BadInput, choice_field, float_field, int_field, json_body
 
 EXTENSION_KEY = "labapp"
 REQUEST_ID_HEADER = "X-Request-Id"

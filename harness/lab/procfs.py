@@ -2,7 +2,7 @@
 
 These are what the memory-pressure lab compares between baseline and loaded snapshots.
 Inside a container /proc shows the node's numbers, not the container's; the cgroup's own
-view comes from :mod:`labapp.cgroupfs`. Missing files are reported with a reason.
+view comes from :mod:`harness.cgroupfs`. Missing files are reported with a reason.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from labapp.cgroupfs import parse_pressure
+from harness.cgroupfs import parse_pressure
 
 DEFAULT_PROC = Path("/proc")
 
