@@ -31,12 +31,14 @@ def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     image and the ingress (HAProxy) image."""
     from harness.backends.docker import engine, image
     from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.reaper import build_reaper_image
 
     client = engine.ensure_engine(config, log=_progress)
     info = engine.describe(client)
     _progress(f"engine: docker {info.version}, cgroup v{info.cgroup_version} ({info.cgroup_driver})")
     image.build_lab_image(client, config, log=_progress)
     build_ingress_image(client, config, log=_progress)
+    build_reaper_image(client, config, log=_progress)
     return 0
 
 
@@ -44,11 +46,13 @@ def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Build the lab image and the ingress image (online or offline path, cached)."""
     from harness.backends.docker import engine, image
     from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.reaper import build_reaper_image
 
     client = engine.connect()
     build = image.build_lab_image(client, config, log=_progress, force=args.force)
     print(f"{build.tag} {build.image_id[:19]} ({build.path})")
     print(build_ingress_image(client, config, log=_progress, force=args.force))
+    print(build_reaper_image(client, config, log=_progress, force=args.force))
     return 0
 
 
@@ -68,7 +72,7 @@ def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[n
 
     client = engine.connect()
     prepare_images(client, config, scenario, log=_progress)
-    return DockerBackend(client, config)
+    return DockerBackend(client, config, log=_progress)
 
 
 def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
@@ -130,16 +134,12 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def _publish(result: ScenarioResult, out: str | None, plot: bool, platform: str = "azure") -> int:
-    """Write the result files (and the timeline), print the report; the exit code."""
-    from harness.report import render_text, write_reports
+    """Write the result set (and the timeline) whole, print the report; the exit code."""
+    from harness.report import render_text
+    from harness.report.files import write_result_set
 
     out_dir = Path(out) if out else Path("results") / result.scenario
-    plot_file = None
-    if plot:
-        from harness.report.plot import plot_timeline
-
-        plot_file = plot_timeline(result, out_dir)[0].name
-    paths = write_reports(result, out_dir, plot_file, platform)
+    paths = write_result_set(result, out_dir, plot, platform)
     print(render_text(result, platform))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0 if result.passed else 1
@@ -248,11 +248,13 @@ def cmd_scenarios(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Remove every container and network the harness left behind (after a hard kill of the harness)."""
+    """Remove the containers and networks the harness made: this user's, or everyone's
+    with ``--all`` (also those of harnesses still running)."""
     from harness.backends.docker import engine
-    from harness.backends.docker.container import remove_labelled
+    from harness.backends.docker.owner import remove_labelled
 
-    removed = remove_labelled(engine.connect(), config.label)
+    only = () if args.all else (f"{config.label}.user={config.user}",)
+    removed = remove_labelled(engine.connect(), config.label, only)
     print(f"removed {len(removed)} container(s) and network(s)" + (f": {' '.join(removed)}" if removed else ""))
     return 0
 
@@ -344,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     scen_show.add_argument("name", help="the scenario's name, e.g. gradual")
     scen.set_defaults(func=cmd_scenarios, name=None)
 
-    clean = sub.add_parser("clean", help="remove containers the harness left behind")
+    clean = sub.add_parser("clean", help="remove this user's containers and networks made by the harness")
+    clean.add_argument("--all", action="store_true", help="every user's, not only this user's")
     clean.set_defaults(func=cmd_clean)
     return parser
 
@@ -392,24 +395,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug in the harness: one line, the traceback in a file
-        log = _write_traceback(config)
+        log = _write_traceback(Path(getattr(args, "out", None) or "results"), config)
         print(f"error: internal error ({type(exc).__name__}: {exc}); traceback in {log}", file=sys.stderr)
         return 3
 
 
-def _write_traceback(config: HarnessConfig) -> Path:
-    """Keep the traceback of an internal error where the user can attach it to a report."""
+def _write_traceback(results: Path, config: HarnessConfig) -> Path:
+    """Keep the traceback of an internal error beside the results (the command's --out,
+    else ./results), where the user finds it to attach to a report; the cache folder when
+    that cannot be written."""
     import tempfile
     import traceback
 
-    folder = config.vm_dir.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        folder = Path(tempfile.gettempdir())
-    path = folder / "last-internal-error.log"
-    path.write_text(traceback.format_exc())
-    return path
+    text = traceback.format_exc()
+    for folder in (results, config.vm_dir.parent, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "harness-internal-error.log"
+            path.write_text(text)
+            return path
+        except OSError:
+            continue
+    return Path("/dev/stderr")
 
 
 if __name__ == "__main__":

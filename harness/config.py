@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.procs import process_identity
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"OOM_HARNESS_{name}", default)
@@ -42,8 +44,11 @@ class HarnessConfig:
         vm_time_scale: stretch the guest's waits by this factor instead of the one it
             measures (``1`` runs with the bounds as written, to see what they cut short).
         label: the label key put on every container, network and image the harness makes.
-        owner: this process's id, put in a second label so concurrent harnesses (and test
-            sessions) can tell their containers apart.
+        reaper_image: tag of the offline reaper image (testcontainers' Ryuk protocol).
+        owner: this process as ``<host>/<pid>/<start ticks>``, put in a label so concurrent
+            harnesses (and test sessions) tell their containers apart and a later harness
+            knows which owners are dead.
+        user: this user's id, put in a label: ``harness clean`` removes only this user's.
     """
 
     image: str = field(default_factory=lambda: _env("IMAGE", "oom-harness/labapp:latest"))
@@ -69,7 +74,9 @@ class HarnessConfig:
     vm_time_scale: float | None = field(
         default_factory=lambda: float(v) if (v := _env("VM_TIME_SCALE", "")) else None)
     label: str = "io.oom-harness"
-    owner: str = field(default_factory=lambda: str(os.getpid()))
+    reaper_image: str = field(default_factory=lambda: _env("REAPER_IMAGE", "oom-harness/reaper:latest"))
+    owner: str = field(default_factory=process_identity)
+    user: str = field(default_factory=lambda: str(os.getuid()))
 
     @property
     def owner_label(self) -> str:

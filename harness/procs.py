@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from pathlib import Path
 
 from harness.errors import HarnessError
 
@@ -19,6 +21,26 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def process_identity(pid: int | None = None, proc: Path = Path("/proc")) -> str:
+    """``<host>/<pid>/<start ticks>`` of a process (this one by default)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}/{pid}/{start_ticks(pid, proc) or 0}"
+
+
+def start_ticks(pid: int, proc: Path) -> int | None:
+    """Field 22 of /proc/<pid>/stat (the process's start time), None when it is gone."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it are plain.
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
 
 
 def run_step(

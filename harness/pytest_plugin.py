@@ -10,7 +10,10 @@ gives every test suite two fixtures:
   the gap matrix of every scenario it ran is added to the failure report.
 * ``oom_harness_session``: the engine connection of the whole session. The lab image is
   built at most once, and only when a scenario uses ``image: labapp``; at the end every
-  container this session made (label ``io.oom-harness.owner=<pid>``) is removed.
+  container this session made (label ``io.oom-harness.owner=<host>/<pid>/<start>``) is
+  removed. Containers are started through testcontainers, so they share the test
+  session's testcontainers session (and its reaper) with the suite's own containers:
+  a killed pytest leaves nothing behind once the reaper's time-out has passed.
 
 Without a reachable engine the tests that use them skip, except under ``CI=true``, where
 they fail: a pipeline that silently skips its OOM checks would check nothing.
@@ -118,7 +121,7 @@ class HarnessSession:
             self.require_lab_image()
         if scenario.ingress is not None:
             _or_unavailable(self.prepare_ingress_image)
-        return DockerBackend(self.client, self.config)
+        return DockerBackend(self.client, self.config)  # starts the reaper before its first container
 
     def _once(self, name: str, build: Callable[..., object]) -> None:
         """Run ``build(client, config)`` the first time ``name`` is asked for; remember a failure."""
@@ -137,9 +140,9 @@ class HarnessSession:
         """Remove every container carrying this session's owner label; their short ids."""
         if self._client is None:
             return []
-        from harness.backends.docker.container import remove_labelled
+        from harness.backends.docker.owner import remove_labelled
 
-        return remove_labelled(self._client, self.config.owner_label)
+        return remove_labelled(self._client, self.config.label, (self.config.owner_label,))
 
     def close(self) -> None:
         """Remove what is left and drop the connection."""
@@ -194,10 +197,15 @@ class OomHarness:
         return _override(load_scenario(path, repeat=repeat), None, name, str(path)), str(path)
 
     def _find(self, path: Path) -> Path:
+        """A file from the working directory, else from the rootdir, else a shipped scenario's name."""
         if path.is_absolute() or path.exists():
             return path
         from_root = self.rootpath / path
-        return from_root if from_root.exists() else path
+        if from_root.exists():
+            return from_root
+        from harness.scenario.catalog import resolve_scenario
+
+        return resolve_scenario(str(path))
 
 
 def _overrides(repeat: int | None, name: str | None) -> dict[str, Any]:

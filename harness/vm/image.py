@@ -33,6 +33,8 @@ PACKAGES = (
     "linux-image-amd64", "systemd-sysv", "udev", "dbus", "kmod", "procps", "iproute2",
     "docker.io", "docker-cli",
     "python3", "python3-docker", "python3-httpx", "python3-pydantic", "python3-yaml", "python3-tabulate",
+    # testcontainers' own dependencies (testcontainers itself is shared from the host's install)
+    "python3-dotenv", "python3-wrapt", "python3-typing-extensions",
 )
 DISK_SIZE = "6G"
 SHARE_TAG = "share"  # read-write: the harness's code, jobs and results
@@ -54,6 +56,8 @@ Requires=docker.service mnt-share.mount
 [Service]
 Type=simple
 Environment=PYTHONPATH=/mnt/share/src PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# No reaper in the guest: its disk is a throw-away snapshot, nothing in it outlives the boot.
+Environment=TESTCONTAINERS_RYUK_DISABLED=true
 ExecStart=/usr/bin/python3 -m harness.vm.agent /mnt/share /mnt/images
 StandardOutput=journal+console
 StandardError=journal+console

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.metadata import distribution
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -282,11 +283,20 @@ def remove_stale_folders(vm_dir: Path) -> list[Path]:
 
 
 def copy_sources(dest: Path) -> None:
-    """The harness's own code for the guest's Python."""
+    """The harness's own code for the guest's Python, and testcontainers (pure Python, not
+    packaged by Debian; its dependencies are in the guest's image)."""
+    import testcontainers
+
     import harness
 
-    src = Path(harness.__file__).resolve().parent
-    shutil.copytree(src, dest / src.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in (harness, testcontainers):
+        src = Path(package.__file__).resolve().parent
+        shutil.copytree(src, dest / src.name, ignore=ignore)
+    # testcontainers reads its own version from its metadata.
+    metadata = next(f for f in distribution("testcontainers").files or () if f.name == "METADATA")
+    info = Path(str(metadata.locate())).parent
+    shutil.copytree(info, dest / info.name, ignore=ignore)
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:

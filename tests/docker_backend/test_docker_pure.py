@@ -15,7 +15,7 @@ import pytest
 from docker.errors import DockerException
 
 from harness.backends.docker.backend import container_spec
-from harness.backends.docker.container import LabContainer
+from harness.backends.docker.container import LabContainer, managed_container
 from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
 from harness.backends.docker.image import (
     IMAGE_PACKAGE_INIT, PACKAGE_ROOT, SOURCE_PATTERNS, assemble_context, follow_build, source_digest,
@@ -182,7 +182,7 @@ def _scenario(**overrides: Any) -> Scenario:
     return parse_scenario(data, "spec.yaml")
 
 
-CONFIG = HarnessConfig(image="oom-harness/labapp:latest", owner="4242")
+CONFIG = HarnessConfig(image="oom-harness/labapp:latest", owner="host/4242/99", user="1000")
 
 
 def test_spec_resolves_the_lab_image_limits_and_labels() -> None:
@@ -194,7 +194,9 @@ def test_spec_resolves_the_lab_image_limits_and_labels() -> None:
     assert spec.nano_cpus == 250_000_000
     assert spec.restart_policy is None
     assert spec.labels == {"io.oom-harness": "run", "io.oom-harness.scenario": "spec",
-                           "io.oom-harness.run": "run123", "io.oom-harness.owner": "4242"}
+                           "io.oom-harness.run": "run123", "io.oom-harness.owner": "host/4242/99",
+                           "io.oom-harness.user": "1000"}
+    assert spec.name == "oom-harness-run123"
 
 
 def test_spec_with_swap_restart_policy_and_other_image() -> None:
@@ -217,20 +219,22 @@ def test_spec_with_swap_restart_policy_and_other_image() -> None:
                        CONFIG, "r")
 
 
-def test_create_arguments_publish_on_loopback_only() -> None:
+def test_the_testcontainers_container_publishes_on_loopback_only() -> None:
     spec = container_spec(_scenario(restart={"policy": "on-failure", "max_retries": 2},
                                     limits={"memory": "256m", "cpus": 0.5, "address_space": "1g", "pids": 64}),
                           CONFIG, "r")
-    kwargs = LabContainer(None, spec)._create_kwargs()  # type: ignore[arg-type]
+    managed = managed_container(spec, None)  # type: ignore[arg-type]
     # With a restart policy the port is chosen here, so it stays the same across restarts.
-    (address, port), = kwargs["ports"].values()
-    assert list(kwargs["ports"]) == ["8080/tcp"] and address == "127.0.0.1" and 1024 <= port <= 65535
-    no_restart = LabContainer(None, container_spec(_scenario(), CONFIG, "r"))._create_kwargs()  # type: ignore[arg-type]
-    assert no_restart["ports"] == {"8080/tcp": ("127.0.0.1", None)}
+    (address, port), = managed.ports.values()  # type: ignore[misc]
+    assert list(managed.ports) == ["8080/tcp"] and address == "127.0.0.1" and 1024 <= port <= 65535
+    no_restart = managed_container(container_spec(_scenario(), CONFIG, "r"), None)  # type: ignore[arg-type]
+    assert no_restart.ports == {"8080/tcp": ("127.0.0.1", None)}
+    kwargs = managed._kwargs
     assert (kwargs["mem_limit"], kwargs["memswap_limit"], kwargs["nano_cpus"]) == (256 * MIB, 256 * MIB, 500_000_000)
     assert kwargs["restart_policy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
-    assert kwargs["labels"]["io.oom-harness.owner"] == "4242"
+    assert kwargs["labels"]["io.oom-harness.owner"] == "host/4242/99"
     assert "ulimits" not in kwargs  # see container_spec: prlimit on the command instead
-    assert (kwargs["pids_limit"], kwargs["detach"]) == (64, True)
-    plain = LabContainer(None, container_spec(_scenario(limits={"memory": "64m"}), CONFIG, "r"))  # type: ignore[arg-type]
-    assert not {"nano_cpus", "restart_policy", "ulimits", "pids_limit"} & set(plain._create_kwargs())
+    assert kwargs["pids_limit"] == 64
+    assert (managed.image, managed._name) == ("oom-harness/labapp:latest", "oom-harness-r")
+    plain = managed_container(container_spec(_scenario(limits={"memory": "64m"}), CONFIG, "r"), None)  # type: ignore[arg-type]
+    assert not {"nano_cpus", "restart_policy", "ulimits", "pids_limit"} & set(plain._kwargs)

@@ -9,7 +9,6 @@ import tarfile
 from harness.backends.docker.ingress import (
     CONFIG_PATH,
     READY_PATH,
-    _config_tar,
     dockerfile_digest,
     haproxy_config,
 )
@@ -54,14 +53,6 @@ def test_the_ready_path_is_answered_by_the_proxy_and_not_logged() -> None:
     assert f"acl ready_check path {READY_PATH}" in lines
     assert "http-request set-log-level silent if ready_check" in lines
     assert "http-request return status 200 if ready_check" in lines
-
-
-def test_the_config_archive_holds_one_file_at_the_config_path() -> None:
-    with tarfile.open(fileobj=io.BytesIO(_config_tar("global\n")), mode="r") as tar:
-        (member,) = tar.getmembers()
-        assert "/" + member.name == CONFIG_PATH
-        extracted = tar.extractfile(member)
-        assert extracted is not None and extracted.read() == b"global\n"
 
 
 def test_the_image_cache_key_follows_the_base() -> None:

@@ -16,6 +16,7 @@ from harness.evidence import ClientRequest, Kill, MemorySample, Observation, Run
 from harness.matrix import aggregate, build_matrix, figures
 from harness.report import files as report_files
 from harness.report import render_text, write_reports
+from harness.report.files import write_result_set
 from harness.report.markdown import render_markdown
 from harness.result import RunResult, ScenarioResult, load_result
 
@@ -227,3 +228,38 @@ def test_an_unusable_folder_is_a_harness_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(HarnessError, match="cannot write results to"):
         write_reports(_result(), tmp_path / "file" / "out")
+
+
+# --- result sets: written whole ---------------------------------------------------------
+
+
+def test_a_result_set_replaces_the_previous_set_whole(tmp_path: Path) -> None:
+    out = tmp_path / "results" / "gradual"
+    write_result_set(_result(runs=1), out)
+    (out / "timeline.png").write_bytes(b"from an earlier --plot run")
+    written = write_result_set(_result(runs=2), out)
+    assert sorted(p.name for p in written) == ["matrix.txt", "report.md", "result.json"]
+    assert _listing(out) == ["matrix.txt", "report.md", "result.json"]  # the stale timeline went too
+    assert len(load_result(out).runs) == 2
+    assert _listing(out.parent) == ["gradual"]  # no staging or old folder left
+
+
+def test_a_failed_set_leaves_the_previous_set_and_no_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_result_set(_result(runs=1), out)
+    before = {name: (out / name).read_text() for name in _listing(out)}
+    monkeypatch.setattr(report_files, "render_markdown", lambda *args: (_ for _ in ()).throw(OSError(28, "disk full")))
+    with pytest.raises(HarnessError, match="disk full"):
+        write_result_set(_result(runs=2), out)
+    assert {name: (out / name).read_text() for name in _listing(out)} == before
+    assert _listing(tmp_path) == ["out"]
+
+
+def test_a_folder_with_the_users_own_files_keeps_them(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "timeline.svg").write_text("stale")
+    write_result_set(_result(), tmp_path)
+    assert _listing(tmp_path) == ["matrix.txt", "notes.txt", "report.md", "result.json"]
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"

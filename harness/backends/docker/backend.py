@@ -20,6 +20,8 @@ from harness.backends.docker.container import ContainerSpec, LabContainer, first
 from harness.backends.docker import oomgroup
 from harness.backends.docker.engine import EngineInfo, describe
 from harness.backends.docker.image import Log, build_lab_image
+from harness.backends.docker.owner import remove_leftovers
+from harness.backends.docker.reaper import ensure_reaper
 from harness.backends.docker.ingress import (
     APP_ALIAS,
     IngressProxy,
@@ -61,14 +63,15 @@ def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> Co
         restart_policy=restart,
         pids_limit=limits.pids,
         labels=run_labels(scenario, config, run_id, "run"),
+        name=f"oom-harness-{run_id}",
     )
 
 
 def run_labels(scenario: Scenario, config: HarnessConfig, run_id: str, role: str) -> dict[str, str]:
     """The labels on everything one run makes (``role``: run, ingress or network), so
-    ``harness clean`` and the pytest plugin can find leftovers by owner."""
+    ``harness clean``, the pytest plugin and the next harness find leftovers by user and owner."""
     return {config.label: role, f"{config.label}.scenario": scenario.name, f"{config.label}.run": run_id,
-            f"{config.label}.owner": config.owner}
+            f"{config.label}.owner": config.owner, f"{config.label}.user": config.user}
 
 
 def _command(scenario: Scenario) -> list[str] | None:
@@ -145,10 +148,21 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self, client: docker.DockerClient, config: HarnessConfig) -> None:
+    def __init__(self, client: docker.DockerClient, config: HarnessConfig, log: Log = lambda line: None) -> None:
         self.client = client
         self.config = config
+        self.log = log
         self._info: EngineInfo | None = None
+        self._engine_ready = False
+
+    def _prepare_engine(self) -> None:
+        """Before the first container: remove what killed harnesses of this user left (the
+        fall-back when no reaper ran) and make sure the session's reaper runs."""
+        if self._engine_ready:
+            return
+        remove_leftovers(self.client, self.config.label, self.config.user, self.log)
+        ensure_reaper(self.client, self.config, self.log)
+        self._engine_ready = True
 
     def describe(self) -> dict[str, Any]:
         if self._info is None:
@@ -160,6 +174,7 @@ class DockerBackend:
         run_id = uuid.uuid4().hex[:12]
         if scenario.limits.oom_group:
             oomgroup.require_cgroup_v2(scenario.name, str(self.describe().get("cgroup_version")))
+        self._prepare_engine()
         spec = container_spec(scenario, self.config, run_id)
         kmsg = kernel_log.KernelLogCollector()
         kmsg.start()  # before the container exists, so no early kill is missed
@@ -175,7 +190,7 @@ class DockerBackend:
                     proxy = stack.enter_context(IngressProxy(
                         self.client, self.config.ingress_image, spec.network or "",
                         haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
-                        run_labels(scenario, self.config, run_id, "ingress")))
+                        run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress"))
                 engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label)
                 try:

@@ -1,9 +1,15 @@
 """The lab container as a context manager that always cleans up.
 
-Like testcontainers' ``DockerContainer``: entering creates and starts the container,
-leaving removes it, also on errors, time-outs and Ctrl-C. Every container carries the
-harness label (so ``harness clean`` can find leftovers) and publishes its port on
-127.0.0.1 only.
+Created and started through testcontainers' ``DockerContainer``, so it carries the
+session label the reaper removes after a SIGKILL of the harness, and shares that session
+with a user's own testcontainers containers. What this class adds, and why it is not a
+bare ``DockerContainer``: the port is published on 127.0.0.1 only (testcontainers
+publishes on every interface), on a port the harness picks when a restart policy is set
+(the engine would pick another at each restart); the memory, swap, CPU and pid limits
+and the restart policy go to the engine as they are; and engine failures, including
+requests' own exceptions between create and start, become :class:`EngineError` after
+the container is removed. Leaving the ``with`` block removes it, also on errors,
+time-outs and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from types import TracebackType
 from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import NotFound
 from docker.models.containers import Container
+from testcontainers.core.container import DockerContainer
 
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
 from harness.errors import EngineError
 
 
@@ -48,15 +56,20 @@ class LabContainer:
         self.spec = spec
         self.container: Container | None = None
         self.created_at = 0.0
+        self._managed: DockerContainer | None = None
 
     def __enter__(self) -> LabContainer:
         self.created_at = time.time()
+        self._managed = managed_container(self.spec, self.client)
         try:
-            self.container = self.client.containers.create(**self._create_kwargs())
-            self.container.start()
-        except DockerException as exc:
+            self._managed.start()
+            self.container = self._managed.get_wrapped_container()
+        except ENGINE_ERRORS as exc:
             self.remove()
             raise EngineError(f"could not start a container from {self.spec.image}: {first_line(exc)}") from exc
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def __exit__(
@@ -86,36 +99,55 @@ class LabContainer:
             time.sleep(0.05)
 
     def remove(self) -> None:
-        """Remove the container (force); safe to call twice."""
-        container, self.container = self.container, None
+        """Remove the container (force); safe to call twice, also when creating it failed
+        half-way (the container then exists only in the engine's list, found by name)."""
+        managed, self._managed = self._managed, None
+        container = self.container or _created(managed) or self._by_name()
+        self.container = None
         if container is not None:
             remove_container(container, f"container {container.short_id}")
+        if managed is not None:
+            managed.get_docker_client().client.close()
 
-    def _create_kwargs(self) -> dict[str, Any]:
-        spec = self.spec
-        kwargs: dict[str, Any] = {
-            "image": spec.image,
-            "command": spec.command,
-            "environment": spec.env,
-            "labels": spec.labels,
-            "ports": {f"{spec.port}/tcp": ("127.0.0.1", free_port() if spec.restart_policy else None)},
-            "mem_limit": spec.memory_bytes,
-            "memswap_limit": spec.memory_swap_bytes,
-            "detach": True,
-            "name": spec.name,
-        }
-        if spec.nano_cpus:
-            kwargs["nano_cpus"] = spec.nano_cpus
-        if spec.restart_policy:
-            kwargs["restart_policy"] = spec.restart_policy
-        if spec.pids_limit:
-            kwargs["pids_limit"] = spec.pids_limit
-        if spec.network:
-            kwargs["network"] = spec.network
-            kwargs["networking_config"] = {
-                spec.network: self.client.api.create_endpoint_config(aliases=list(spec.network_aliases))
-            }
-        return kwargs
+    def _by_name(self) -> Container | None:
+        """The container named in the spec, if the engine made it but its answer was lost."""
+        if not self.spec.name:
+            return None
+        try:
+            return self.client.containers.get(self.spec.name)
+        except ENGINE_ERRORS:
+            return None
+
+
+def managed_container(spec: ContainerSpec, client: docker.DockerClient) -> DockerContainer:
+    """The testcontainers container for ``spec``, not yet started."""
+    kwargs: dict[str, Any] = {
+        "labels": spec.labels,
+        "mem_limit": spec.memory_bytes,
+        "memswap_limit": spec.memory_swap_bytes,
+    }
+    if spec.nano_cpus:
+        kwargs["nano_cpus"] = spec.nano_cpus
+    if spec.restart_policy:
+        kwargs["restart_policy"] = spec.restart_policy
+    if spec.pids_limit:
+        kwargs["pids_limit"] = spec.pids_limit
+    if spec.network:
+        kwargs["network"] = spec.network
+        kwargs["networking_config"] = {
+            spec.network: client.api.create_endpoint_config(aliases=list(spec.network_aliases))}
+    # Engine arguments go through with_kwargs: the constructor's own ``network`` wants a
+    # testcontainers Network, and the harness names its network by name.
+    container = DockerContainer(spec.image, command=spec.command, env=dict(spec.env), name=spec.name)
+    container.with_kwargs(**kwargs)
+    # docker-py's (address, port) form: published on 127.0.0.1 only.
+    container.ports[f"{spec.port}/tcp"] = ("127.0.0.1", free_port() if spec.restart_policy else None)  # type: ignore[assignment]
+    return container
+
+
+def _created(managed: DockerContainer | None) -> Container | None:
+    wrapped = getattr(managed, "_container", None)
+    return wrapped if isinstance(wrapped, Container) else None
 
 
 def free_port() -> int:
@@ -143,26 +175,5 @@ def remove_container(container: Container, what: str) -> None:
         container.remove(force=True, v=True)
     except NotFound:
         pass
-    except DockerException as exc:
+    except ENGINE_ERRORS as exc:
         raise EngineError(f"could not remove {what}: {first_line(exc)}") from exc
-
-
-def remove_labelled(client: docker.DockerClient, label: str) -> list[str]:
-    """Remove every container, then every network, carrying the harness label; return
-    their short ids (networks as ``network:<name>``)."""
-    removed = []
-    try:
-        for container in client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True, v=True)
-            removed.append(container.short_id)
-        for network in client.networks.list(filters={"label": label}):
-            network.remove()
-            removed.append(f"network:{network.name}")
-    except DockerException as exc:
-        raise EngineError(f"could not list or remove containers or networks: {first_line(exc)}") from exc
-    return removed
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tarfile
 import time
 from types import TracebackType
 
 import docker
 import httpx
-from docker.errors import APIError, BuildError, DockerException, NotFound
+from docker.errors import APIError, BuildError, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network as TcNetwork
 
-from harness.backends.docker.container import first_line, published_port, remove_container
+from harness.backends.docker.container import published_port, remove_container
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
 from harness.backends.docker.image import Log, cached_image, choose_base, follow_build
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError
@@ -145,7 +147,12 @@ def build_ingress_image(
 
 
 class PrivateNetwork:
-    """A per-run bridge network, removed (after its containers) when the block ends."""
+    """A per-run bridge network through testcontainers' ``Network`` (so it carries the
+    session label the reaper removes), removed after its containers when the block ends.
+
+    Removal also handles a network that still has endpoints: a container that an
+    interrupted clean-up did not reach is removed first if it is the harness's.
+    """
 
     def __init__(self, client: docker.DockerClient, name: str, labels: dict[str, str]) -> None:
         self.client = client
@@ -154,10 +161,14 @@ class PrivateNetwork:
         self.network: Network | None = None
 
     def __enter__(self) -> PrivateNetwork:
+        managed = TcNetwork(docker_network_kw={"driver": "bridge", "labels": self.labels})
+        managed.name = self.name
         try:
-            self.network = self.client.networks.create(self.name, driver="bridge", labels=self.labels)
-        except DockerException as exc:
+            self.network = managed.create()._network
+        except ENGINE_ERRORS as exc:
             raise EngineError(f"could not create network {self.name}: {first_line(exc)}") from exc
+        finally:
+            managed._docker.client.close()
         return self
 
     def __exit__(
@@ -165,18 +176,40 @@ class PrivateNetwork:
     ) -> None:
         self.remove()
 
-    def remove(self) -> None:
+    def remove(self, attempts: int = 5) -> None:
         """Remove the network; safe to call twice."""
-        if self.network is None:
-            return
+        network, self.network = self.network, None
+        if network is not None:
+            remove_network(self.client, network, attempts)
+
+
+def remove_network(client: docker.DockerClient, network: Network, attempts: int = 5) -> None:
+    """Remove ``network``; containers of the harness still attached are removed first
+    (an engine answers "has active endpoints" while one is)."""
+    label = next(iter(network.attrs.get("Labels") or {}), None)
+    for attempt in range(attempts):
         try:
-            self.network.remove()
+            network.remove()
+            return
         except NotFound:
-            pass
-        except DockerException as exc:
-            raise EngineError(f"could not remove network {self.name}: {first_line(exc)}") from exc
-        finally:
-            self.network = None
+            return
+        except ENGINE_ERRORS as exc:
+            if attempt == attempts - 1 or "active endpoints" not in str(exc):
+                raise EngineError(f"could not remove network {network.name}: {first_line(exc)}") from exc
+        _remove_attached(client, network, label)
+        time.sleep(0.2)
+
+
+def _remove_attached(client: docker.DockerClient, network: Network, label: str | None) -> None:
+    try:
+        network.reload()
+        for container in network.containers:
+            if label is not None and label in (container.labels or {}):
+                remove_container(container, f"container {container.short_id} on network {network.name}")
+    except NotFound:
+        pass
+    except ENGINE_ERRORS:
+        pass  # the next removal attempt says what is wrong
 
 
 class IngressProxy:
@@ -184,9 +217,10 @@ class IngressProxy:
 
     def __init__(
         self, client: docker.DockerClient, image: str, network: str, config_text: str,
-        labels: dict[str, str],
+        labels: dict[str, str], name: str | None = None,
     ) -> None:
         self.client = client
+        self.name = name
         self.image = image
         self.network = network
         self.config_text = config_text
@@ -194,15 +228,17 @@ class IngressProxy:
         self.container: Container | None = None
 
     def __enter__(self) -> IngressProxy:
+        managed = DockerContainer(self.image, name=self.name).with_kwargs(network=self.network, labels=self.labels)
+        managed.with_copy_into_container(self.config_text.encode(), CONFIG_PATH)
+        managed.ports[f"{PROXY_PORT}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]  # 127.0.0.1 only
         try:
-            self.container = self.client.containers.create(
-                self.image, network=self.network, labels=self.labels, detach=True,
-                ports={f"{PROXY_PORT}/tcp": ("127.0.0.1", None)},
-            )
-            self.container.put_archive("/", _config_tar(self.config_text))
-            self.container.start()
+            try:
+                managed.start()
+            finally:
+                self.container = getattr(managed, "_container", None)
+                managed.get_docker_client().client.close()
             self._wait_running()
-        except DockerException as exc:
+        except ENGINE_ERRORS as exc:
             self.remove()
             raise EngineError(f"could not start the ingress proxy from {self.image}: {first_line(exc)}") from exc
         except BaseException:
@@ -229,7 +265,7 @@ class IngressProxy:
             return ""
         try:
             return self.container.logs(timestamps=True).decode("utf-8", "replace")
-        except DockerException:
+        except ENGINE_ERRORS:
             return ""
 
     def remove(self) -> None:
@@ -254,14 +290,3 @@ class IngressProxy:
                 pass  # the engine's port forwarder accepts before HAProxy listens
             time.sleep(0.05)
         raise EngineError(f"the ingress proxy did not answer within {timeout_s:g}s")
-
-
-def _config_tar(text: str) -> bytes:
-    data = text.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(CONFIG_PATH.lstrip("/"))
-        info.size = len(data)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

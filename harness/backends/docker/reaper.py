@@ -1,0 +1,174 @@
+"""The session's reaper: what removes a killed harness's containers and networks.
+
+testcontainers gives every container and network of a process one session label and, on
+the first container, starts a reaper (Ryuk) holding a socket from the process; when the
+socket drops -- the process ended or was killed with SIGKILL -- the reaper removes
+everything with that label after its reconnection time-out. Its default image comes from
+a registry, so the harness builds its own (:mod:`harness.reaper.ryuk`, stdlib Python on
+the local Debian base, cached by digest like the lab image) and starts it itself, because
+testcontainers publishes the reaper's port on every interface and the harness publishes
+only on 127.0.0.1. The started reaper is handed to testcontainers as the session's, so a
+user's own testcontainers containers in the same process share it (and its clean-up).
+
+Turned off with ``TESTCONTAINERS_RYUK_DISABLED=true``; then the harness removes a killed
+run's leftovers at its next start (:mod:`harness.backends.docker.owner`). A user who names
+a reaper image (``RYUK_CONTAINER_IMAGE``) gets testcontainers' own start-up of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer, Reaper
+from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
+
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.image import cached_image, choose_base, follow_build
+from harness.config import HarnessConfig
+from harness.errors import EngineError, ImageError
+
+Log = Callable[[str], None]
+
+SCRIPT = Path(__file__).resolve().parents[2] / "reaper" / "ryuk.py"
+PORT = 8080
+DOCKERFILE = """\
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+COPY ryuk.py /ryuk.py
+EXPOSE 8080
+CMD ["python3", "-u", "/ryuk.py"]
+"""
+
+
+def reaper_digest(base: str) -> str:
+    """The reaper image's cache key: its Dockerfile, script and base."""
+    return hashlib.sha256((DOCKERFILE + base).encode() + SCRIPT.read_bytes()).hexdigest()[:16]
+
+
+def build_reaper_image(
+    client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
+) -> str:
+    """Build (or reuse) the reaper image tagged ``config.reaper_image``; return its tag."""
+    base, path = choose_base(client, config, log)
+    digest = reaper_digest(base)
+    if not force and cached_image(client, config.reaper_image, config.label, digest) is not None:
+        log(f"image: {config.reaper_image} is up to date")
+        return config.reaper_image
+    log(f"image: building {config.reaper_image} (the offline reaper on {base}) ...")
+    try:
+        stream = client.api.build(
+            fileobj=_context(), custom_context=True, tag=config.reaper_image,
+            buildargs={"BASE_IMAGE": base}, labels={config.label: "reaper", f"{config.label}.sources": digest},
+            rm=True, forcerm=True, decode=True,
+        )
+        if follow_build(stream, log) is None:
+            raise ImageError(f"building {config.reaper_image} finished without an image id")
+    except ENGINE_ERRORS as exc:
+        raise ImageError(f"building {config.reaper_image} failed: {first_line(exc)}") from exc
+    log(f"image: built {config.reaper_image} ({path} path)")
+    return config.reaper_image
+
+
+def _context() -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", DOCKERFILE.encode()), ("ryuk.py", SCRIPT.read_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def reaper_disabled() -> bool:
+    """Whether the user turned the reaper off (``TESTCONTAINERS_RYUK_DISABLED=true``)."""
+    return bool(testcontainers_config.ryuk_disabled)
+
+
+def ensure_reaper(client: docker.DockerClient, config: HarnessConfig, log: Log = print) -> str | None:
+    """Make sure this process has a reaper: the session's, if one runs already (started
+    earlier by the harness or by the user's testcontainers code); else the harness's own.
+    Returns the reaper container's name, or None when the reaper is turned off."""
+    if reaper_disabled():
+        return None
+    if Reaper._instance is not None and Reaper._container is not None:  # one reaper per session
+        return _name(Reaper._container)
+    if "RYUK_CONTAINER_IMAGE" in os.environ:
+        Reaper.get_instance()  # the user's own reaper image, started by testcontainers itself
+        return _name(Reaper._container)
+    image = build_reaper_image(client, config, log=log)
+    testcontainers_config.ryuk_image = image  # so testcontainers knows it and does not start another
+    container = _start(image, config)
+    try:
+        Reaper._socket = _connect(container)
+    except BaseException:
+        container.stop()
+        raise
+    Reaper._container = container
+    Reaper._instance = Reaper()
+    return _name(container)
+
+
+def _start(image: str, config: HarnessConfig) -> DockerContainer:
+    container = (
+        DockerContainer(image)
+        .with_name(f"testcontainers-ryuk-{SESSION_ID}")
+        .with_volume_mapping(testcontainers_config.ryuk_docker_socket, "/var/run/docker.sock", "rw")
+        .with_env("RYUK_RECONNECTION_TIMEOUT", testcontainers_config.ryuk_reconnection_timeout)
+        # No owner label: the reaper outlives its owner on purpose, and removes itself.
+        .with_kwargs(auto_remove=True, privileged=testcontainers_config.ryuk_privileged,
+                     labels={config.label: "reaper", f"{config.label}.user": config.user})
+    )
+    container.ports[f"{PORT}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]  # docker-py's (ip, port) form
+    try:
+        container.start()
+        _wait_started(container)
+    except ENGINE_ERRORS as exc:
+        container.stop()
+        raise EngineError(f"could not start the reaper from {image}: {first_line(exc)}") from exc
+    return container
+
+
+def _wait_started(container: DockerContainer, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stdout, _ = container.get_logs()
+        if b"Started!" in stdout:
+            return
+        time.sleep(0.1)
+    container.stop()
+    raise EngineError(f"the reaper did not start within {timeout_s:g}s")
+
+
+def _connect(container: DockerContainer, timeout_s: float = 10.0) -> socket.socket:
+    """Connect to the reaper and send this session's filter; the socket must stay open for
+    as long as the process lives (its closing is what the reaper waits for)."""
+    port = int(container.get_docker_client().port(container.get_container_id(), PORT))
+    deadline = time.monotonic() + timeout_s
+    problem = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(f"label={LABEL_SESSION_ID}={SESSION_ID}\n".encode())
+            if sock.recv(16).startswith(b"ACK"):
+                sock.settimeout(None)
+                return sock
+            sock.close()
+        except OSError as exc:
+            problem = str(exc)
+        time.sleep(0.2)
+    raise EngineError(f"could not register with the reaper on 127.0.0.1:{port}: {problem}")
+
+
+def _name(container: DockerContainer | None) -> str | None:
+    wrapped = getattr(container, "_container", None)
+    return getattr(wrapped, "name", None)
