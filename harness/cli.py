@@ -8,6 +8,7 @@ file), 130 when interrupted. Every error is one line: ``error: ...``.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -394,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `harness scenarios | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - a bug in the harness: one line, the traceback in a file
         log = _write_traceback(Path(getattr(args, "out", None) or "results"), config)
         print(f"error: internal error ({type(exc).__name__}: {exc}); traceback in {log}", file=sys.stderr)
