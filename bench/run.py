@@ -6,6 +6,11 @@ then (on the host) every shipped scenario once as its file says, and prints and 
 the figures with the targets they are held to. Not a test: a measurement, rerun with
 
     .venv/bin/python bench/run.py [--n 3] [--skip-suite] [--where host,guest]
+    .venv/bin/python bench/run.py --hog [--runs 5] [--hogs 2] [--only a,b]
+
+``--hog`` is the determinism mode: every shipped scenario N times (one run each) while
+CPU-bound processes compete for the cores, and the pass rate per scenario; it updates
+the ``cpu_hog`` part of results.json and leaves the rest as it was.
 
 It needs the engine and the images (``harness setup``) and, for the guest side, the guest
 (``harness vm setup``). The guest runs under software emulation where KVM cannot boot it,
@@ -18,9 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +140,80 @@ def measure(run: Runner, n: int, with_suite: bool) -> dict[str, Any]:
     }
 
 
+HOG = "while True: pass"
+
+
+@contextmanager
+def cpu_hogs(count: int) -> Iterator[None]:
+    """``count`` CPU-bound processes for as long as the block runs."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def pass_rates(run: Runner, runs: int, hogs: int, cgroup_version: str, only: set[str]) -> dict[str, Any]:
+    """Every shipped scenario ``runs`` times (repeat 1 each) beside ``hogs`` CPU hogs."""
+    rates: dict[str, Any] = {}
+    with cpu_hogs(hogs):
+        for path in sorted(SCENARIOS.glob("*.yaml")):
+            if only and path.stem not in only:
+                continue
+            scenario = load_scenario(path, repeat=1)
+            if scenario.limits.oom_group and cgroup_version != "2":
+                rates[path.stem] = {"skipped": "needs cgroup v2 (limits.oom_group)"}
+                continue
+            passed, failures, walls = 0, [], []
+            for _ in range(runs):
+                t0 = time.monotonic()
+                result = run(scenario)
+                walls.append(time.monotonic() - t0)
+                passed += result.passed
+                failures += result.failures[:2]
+            rates[path.stem] = {"passed": passed, "runs": runs, "wall_s_median": round(statistics.median(walls), 1),
+                                "failures": failures}
+            print(f"{path.stem}: {passed}/{runs}" + (f"  {failures[0]}" if failures else ""), flush=True)
+    return rates
+
+
+def hog_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> int:
+    backend = DockerBackend(client, config)
+    info = engine.describe(client)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    started = time.monotonic()
+    rates = pass_rates(lambda s: run_scenario(s, backend, show_progress=False), args.runs, args.hogs,
+                       info.cgroup_version, only)
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["cpu_hog"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "engine": {"version": info.version, "cgroup_version": info.cgroup_version, "kernel": info.kernel},
+        "hogs": args.hogs, "runs_per_scenario": args.runs, "wall_s": round(time.monotonic() - started, 1),
+        "scenarios": rates,
+    }
+    write_atomic(out, json.dumps(report, indent=2) + "\n")
+    rows = [(name, "-" if "skipped" in r else f"{r['passed']}/{r['runs']}", r.get("skipped") or
+             (r["failures"][0][:90] if r["failures"] else "")) for name, r in rates.items()]
+    print(f"pass rate beside {args.hogs} CPU hogs, docker {info.version}, cgroup v{info.cgroup_version}")
+    print(tabulate(rows, headers=("scenario", "passed", "first failure / note")))
+    print(f"\nwrote {out}")
+    all_passed = all(r.get("passed") == r.get("runs") for r in rates.values() if "skipped" not in r)
+    return 0 if all_passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3, help="runs of gradual and of spike on each side (default 3)")
     parser.add_argument("--skip-suite", action="store_true", help="leave out the all-scenarios wall time (host)")
     parser.add_argument("--where", default="host,guest", help="host, guest or both (default host,guest)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--hog", action="store_true", help="pass rate of every shipped scenario beside CPU hogs")
+    parser.add_argument("--runs", type=int, default=5, help="--hog: runs of each scenario (default 5)")
+    parser.add_argument("--hogs", type=int, default=2, help="--hog: CPU-bound processes (default 2)")
+    parser.add_argument("--only", default="", help="--hog: only these scenarios (comma-separated)")
     args = parser.parse_args(argv)
     sides = [s.strip() for s in args.where.split(",") if s.strip()]
 
@@ -146,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     client = engine.connect()
     image.build_lab_image(client, config, log=lambda line: None)
     build_ingress_image(client, config, log=lambda line: None)  # for the spike-ingress pair
+    if args.hog:
+        return hog_main(args, client, config)
     report: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if "host" in sides:
         backend = DockerBackend(client, config)
