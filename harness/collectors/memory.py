@@ -212,7 +212,7 @@ def one_minute_averages(
     first_minute = math.floor(points[0][0] / 60) * 60
     last_minute = math.floor(points[-1][0] / 60) * 60
     result = []
-    minute = first_minute
+    minute = float(first_minute)
     while minute <= last_minute:
         result.append((minute, _minute_average(points, minute, idle_before, idle_after)))
         minute += 60

@@ -73,9 +73,8 @@ class Kill:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Kill:
-        return cls(**{k: data.get(k) for k in
-                      ("t", "victim_pid", "victim_name", "anon_rss_kb", "detected_at", "kernel_t")},
-                   group_member=bool(data.get("group_member", False)))
+        return cls(float(data["t"]), data.get("victim_pid"), data.get("victim_name"), data.get("anon_rss_kb"),
+                   data.get("detected_at"), data.get("kernel_t"), group_member=bool(data.get("group_member", False)))
 
 
 @dataclass(frozen=True)

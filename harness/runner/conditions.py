@@ -50,5 +50,5 @@ class ConditionState:
             if self.first is _MISSING:
                 self.first = value
                 return not self.condition.changed
-            return (value != self.first) == self.condition.changed
+            return bool((value != self.first) == self.condition.changed)
         return bool(value == self.condition.equals)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+
+from typing import Any
 
 import httpx
 
@@ -13,6 +15,7 @@ from harness.collectors.client import new_client, send
 from harness.evidence import ClientRequest
 from harness.runner.conditions import ConditionState
 from harness.scenario.model import (
+    Step,
     BurstStep,
     HttpStep,
     PollStep,
@@ -55,9 +58,9 @@ class StepDriver:
     def close(self) -> None:
         self.http.close()
 
-    def run(self, steps: list) -> None:  # type: ignore[type-arg]
+    def run(self, steps: Sequence[Step]) -> None:
         """Run every step; raises StepFailed at the first one that cannot complete."""
-        handlers = {
+        handlers: dict[str, Callable[[Any], None]] = {
             "wait_healthy": self.wait_healthy, "http": self.http_call, "poll": self.poll,
             "wait": self.wait, "sleep": self.sleep, "burst": self.burst, "wait_exit": self.wait_exit,
             "snapshot": self.snapshot,
@@ -139,7 +142,7 @@ class StepDriver:
             done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()) + step.timeout)
             for future in pending:
                 future.cancel()
-        self.requests += [f.result() for f in done if f.result() is not None]
+        self.requests += [r for r in (f.result() for f in done) if r is not None]
 
     def _burst_one(self, name: str, step: BurstStep, deadline: float) -> ClientRequest | None:
         if time.monotonic() >= deadline:

@@ -93,7 +93,7 @@ def record_oom_kinds(job: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"mem_limit": mem, "memswap_limit": mem} if mem else {}
         container = client.containers.run(job["image"], ["sh", "-c", command], detach=True, labels=labels, **kwargs)
         try:
-            inspects = [client.api.inspect_container(container.id)]
+            inspects = [client.api.inspect_container(str(container.id))]
             cgroup = cgroupfs.for_pid(int(inspects[0]["State"]["Pid"]))
             if group and cgroup is not None:
                 (cgroup.path / "memory.oom.group").write_text("1")
@@ -101,11 +101,11 @@ def record_oom_kinds(job: dict[str, Any]) -> dict[str, Any]:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 time.sleep(0.5)
-                inspects.append(client.api.inspect_container(container.id))
+                inspects.append(client.api.inspect_container(str(container.id)))
                 if not any("oom-kill:" in r.text for r in kmsg.snapshot()):
                     continue
                 time.sleep(2.0)
-                inspects.append(client.api.inspect_container(container.id))
+                inspects.append(client.api.inspect_container(str(container.id)))
                 break
             events_after = cgroup.snapshot() if cgroup else None
         finally:

@@ -291,7 +291,7 @@ def copy_sources(dest: Path) -> None:
 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in (harness, testcontainers):
-        src = Path(package.__file__).resolve().parent
+        src = Path(str(package.__file__)).resolve().parent
         shutil.copytree(src, dest / src.name, ignore=ignore)
     # testcontainers reads its own version from its metadata.
     metadata = next(f for f in distribution("testcontainers").files or () if f.name == "METADATA")

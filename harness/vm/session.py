@@ -38,7 +38,7 @@ def save_image(client: docker.DockerClient, tag: str, folder: Path, log: Log) ->
     except DockerException as exc:
         raise EngineError(f"image {tag} is not on the host's engine ({exc}); run `harness setup`") from exc
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
-    path = folder / f"{stem}-{image.id.split(':')[-1][:12]}.tar"
+    path = folder / f"{stem}-{str(image.id).split(':')[-1][:12]}.tar"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)

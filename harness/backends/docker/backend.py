@@ -16,7 +16,8 @@ import docker
 from docker.errors import DockerException
 
 from harness.backends.base import LiveStatus
-from harness.backends.docker.container import ContainerSpec, LabContainer, first_line
+from harness.backends.docker.container import ContainerSpec, LabContainer
+from harness.backends.docker.engine_errors import first_line
 from harness.backends.docker import oomgroup
 from harness.backends.docker.engine import EngineInfo, describe
 from harness.backends.docker.image import Log, build_lab_image
@@ -47,7 +48,7 @@ MIB = 1024 * 1024
 def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> ContainerSpec:
     """Resolve a scenario's target and limits into what the engine needs."""
     target, limits = scenario.target, scenario.limits
-    restart = None
+    restart: dict[str, Any] | None = None
     if scenario.restart.policy != "no":
         restart = {"Name": scenario.restart.policy}
         if scenario.restart.policy == "on-failure":

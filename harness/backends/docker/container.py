@@ -80,12 +80,12 @@ class LabContainer:
     @property
     def id(self) -> str:
         assert self.container is not None
-        return self.container.id
+        return str(self.container.id)
 
     def inspect(self) -> dict[str, Any]:
         """The engine's current view of the container (``docker inspect``)."""
-        assert self.container is not None
-        return self.client.api.inspect_container(self.container.id)
+        inspected: dict[str, Any] = self.client.api.inspect_container(self.id)
+        return inspected
 
     def host_port(self, timeout_s: float = 10.0) -> int:
         """The 127.0.0.1 port the engine published for the target port."""
@@ -138,7 +138,9 @@ def managed_container(spec: ContainerSpec, client: docker.DockerClient) -> Docke
             spec.network: client.api.create_endpoint_config(aliases=list(spec.network_aliases))}
     # Engine arguments go through with_kwargs: the constructor's own ``network`` wants a
     # testcontainers Network, and the harness names its network by name.
-    container = DockerContainer(spec.image, command=spec.command, env=dict(spec.env), name=spec.name)
+    container = DockerContainer(spec.image, env=dict(spec.env), name=spec.name)
+    if spec.command is not None:
+        container.with_command(spec.command)
     container.with_kwargs(**kwargs)
     # docker-py's (address, port) form: published on 127.0.0.1 only.
     container.ports[f"{spec.port}/tcp"] = ("127.0.0.1", free_port() if spec.restart_policy else None)  # type: ignore[assignment]

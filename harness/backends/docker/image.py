@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
@@ -100,7 +101,7 @@ def build_lab_image(
     cached = cached_image(client, config.image, config.label, digest)
     if cached is not None and not force:
         log(f"image: {config.image} is up to date (sources {digest})")
-        return ImageBuild(config.image, cached.id, "", "cached", digest)
+        return ImageBuild(config.image, str(cached.id), "", "cached", digest)
     base, path = choose_base(client, config, log)
     wheels = download_wheels(package_root / "lab" / "requirements.txt", config.wheel_cache, log) \
         if path == "offline" else None
@@ -237,7 +238,7 @@ def _docker_build(
     return image_id
 
 
-def follow_build(stream: Iterator[dict], log: Log) -> str | None:
+def follow_build(stream: Iterator[dict[str, Any]], log: Log) -> str | None:
     image_id = None
     for chunk in stream:
         if "error" in chunk:

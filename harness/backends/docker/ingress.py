@@ -254,7 +254,7 @@ class IngressProxy:
     def host_port(self) -> int:
         """The 127.0.0.1 port the client sends its requests to."""
         assert self.container is not None
-        port = published_port(self.client.api.inspect_container(self.container.id), PROXY_PORT)
+        port = published_port(self.client.api.inspect_container(str(self.container.id)), PROXY_PORT)
         if port is None:
             raise EngineError("the engine published no port for the ingress proxy")
         return port
@@ -279,7 +279,7 @@ class IngressProxy:
         assert self.container is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = self.client.api.inspect_container(self.container.id)["State"]
+            state = self.client.api.inspect_container(str(self.container.id))["State"]
             if state.get("Status") == "exited":
                 tail = self.container.logs().decode("utf-8", "replace").strip()[-400:]
                 raise EngineError(f"the ingress proxy exited with code {state.get('ExitCode')}: {tail}")

@@ -53,13 +53,13 @@ class Owner:
 
 def remove_leftovers(client: docker.DockerClient, label: str, user: str, log: Log) -> list[str]:
     """Remove this user's containers and networks whose owner process is gone; their names."""
-    filters = {"label": [f"{label}.user={user}"]}
+    filters: dict[str, Any] = {"label": [f"{label}.user={user}"]}
     removed: list[str] = []
     try:
         for container in client.containers.list(all=True, filters=filters):
             if _orphaned(container.labels, label):
                 container.remove(force=True, v=True)
-                removed.append(container.name)
+                removed.append(str(container.name))
         for network in client.networks.list(filters=filters):
             if _orphaned(network.attrs.get("Labels") or {}, label):
                 network.remove()
@@ -83,14 +83,14 @@ def remove_labelled(client: docker.DockerClient, label: str, only: tuple[str, ..
     Reapers are kept: one runs only while its session lives or its time-out runs, and
     removes itself; removing it would leave that session's next kill unreaped.
     """
-    filters = {"label": [label, *only]}
-    removed = []
+    filters: dict[str, Any] = {"label": [label, *only]}
+    removed: list[str] = []
     try:
         for container in client.containers.list(all=True, filters=filters):
             if (container.labels or {}).get(label) == "reaper":
                 continue
             container.remove(force=True, v=True)
-            removed.append(container.name)
+            removed.append(str(container.name))
         for network in client.networks.list(filters=filters):
             network.remove()
             removed.append(f"network:{network.name}")
