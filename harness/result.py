@@ -17,7 +17,24 @@ from harness.evidence import ClientRequest, Kill, MemorySample, Observation, Run
 from harness.matrix import MatrixRow, RunFigures
 from harness.pressure import pressure_report
 
-SCHEMA = "oom-harness/result/1"
+SCHEMA_NAME = "oom-harness/result"
+SCHEMA_VERSION = 1
+SCHEMA = f"{SCHEMA_NAME}/{SCHEMA_VERSION}"
+
+
+def check_schema(data: dict[str, Any]) -> None:
+    """Refuse a result this harness cannot read correctly: not a harness result, or one
+    of a newer schema version (fields may be added within a version, never removed or
+    renamed; a change that breaks readers bumps the version)."""
+    schema = data.get("schema")
+    if not isinstance(schema, str) or not schema.startswith(f"{SCHEMA_NAME}/"):
+        raise ResultError(f"not a harness result (schema {schema!r}, expected {SCHEMA})")
+    version = schema.rsplit("/", 1)[-1]
+    if not version.isdigit():
+        raise ResultError(f"unknown result schema {schema!r} (this harness reads {SCHEMA})")
+    if int(version) > SCHEMA_VERSION:
+        raise ResultError(f"result schema {schema} is newer than this harness reads ({SCHEMA}): "
+                          "upgrade oom-harness to read it")
 
 
 @dataclass
@@ -83,6 +100,8 @@ class ScenarioResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
+        """Read a result written by :meth:`to_json`; its schema version is checked first."""
+        check_schema(data)
         runs = [_run_from_json(r) for r in data.get("runs", [])]
         known = {"schema", "scenario", "scenario_file", "passed", "failures", "engine", "settings",
                  "runs", "matrix", "spread"}
@@ -102,7 +121,13 @@ def load_result(path: str | Path) -> ScenarioResult:
         file = file / "result.json"
     try:
         data = json.loads(file.read_text())
+        if not isinstance(data, dict):
+            raise ResultError(f"{file}: not a harness result (a JSON {type(data).__name__}, not an object)")
         return ScenarioResult.from_json(data)
+    except ResultError as exc:
+        if str(exc).startswith(f"{file}:"):
+            raise
+        raise ResultError(f"{file}: {exc}") from exc
     except FileNotFoundError as exc:
         raise ResultError(f"{file}: no such result file") from exc
     except (OSError, ValueError) as exc:

@@ -263,3 +263,30 @@ def test_a_folder_with_the_users_own_files_keeps_them(tmp_path: Path) -> None:
     write_result_set(_result(), tmp_path)
     assert _listing(tmp_path) == ["matrix.txt", "notes.txt", "report.md", "result.json"]
     assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+# --- schema version, checked on read ----------------------------------------------------
+
+
+@pytest.mark.parametrize("schema, message", [
+    ("oom-harness/result/2", "result schema oom-harness/result/2 is newer than this harness reads"),
+    (None, "not a harness result (schema None"),
+    ("something/else/1", "not a harness result (schema 'something/else/1'"),
+    ("oom-harness/result/x", "unknown result schema"),
+])
+def test_a_result_of_another_schema_is_refused_with_the_file_named(
+    tmp_path: Path, schema: str | None, message: str
+) -> None:
+    data = _result().to_json()
+    data["schema"] = schema
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(HarnessError) as refused:
+        load_result(path)
+    assert str(refused.value).startswith(f"{path}: ") and message in str(refused.value)
+
+
+def test_a_json_that_is_no_object_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "result.json").write_text("[1, 2]\n")
+    with pytest.raises(HarnessError, match="not a harness result \\(a JSON list"):
+        load_result(tmp_path)
