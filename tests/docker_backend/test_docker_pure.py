@@ -238,3 +238,58 @@ def test_the_testcontainers_container_publishes_on_loopback_only() -> None:
     assert (managed.image, managed._name) == ("oom-harness/labapp:latest", "oom-harness-r")
     plain = managed_container(container_spec(_scenario(limits={"memory": "64m"}), CONFIG, "r"), None)  # type: ignore[arg-type]
     assert not {"nano_cpus", "restart_policy", "ulimits", "pids_limit"} & set(plain._kwargs)
+
+
+# --- a transport error between create and start ---------------------------------------
+
+
+class _Api:
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+
+    def remove_container(self, container: str, v: bool = False, link: bool = False, force: bool = False) -> None:
+        self.removed.append(container)
+
+
+class _EngineClient:
+    def __init__(self) -> None:
+        self.api = _Api()
+        self.containers = self
+
+
+class _DropsAfterCreate:
+    """A testcontainers container whose create reached the engine and whose start did not."""
+
+    def __init__(self, created: object) -> None:
+        self._container = created
+
+    def start(self) -> None:
+        import requests
+
+        raise requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")
+
+    def get_docker_client(self) -> object:
+        class _Closer:
+            class client:  # noqa: N801 - the shape testcontainers' DockerClient has
+                @staticmethod
+                def close() -> None:
+                    pass
+
+        return _Closer()
+
+
+def test_a_transport_error_after_create_removes_the_container_and_is_an_engine_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docker.models.containers import Container
+
+    from harness.backends.docker import container as container_module
+
+    client = _EngineClient()
+    created = Container(attrs={"Id": "c0ffee" * 10}, client=client)  # type: ignore[arg-type]
+    monkeypatch.setattr(container_module, "managed_container", lambda spec, c: _DropsAfterCreate(created))
+    lab = LabContainer(client, container_spec(_scenario(), CONFIG, "r"))  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match="could not start a container from .*Connection aborted"):
+        lab.__enter__()
+    assert client.api.removed == ["c0ffee" * 10]
+    assert lab.container is None
