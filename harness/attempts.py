@@ -10,8 +10,10 @@ ingress's own log says how often it retried; the difference between the two coun
 what the proxy did not send.
 
 An attempt *ended in a kill* when the worker serving it was OOM-killed while the attempt
-was in flight (no ``[REQ] end`` for it first). Workers are matched by PID through
-gunicorn's ``Worker (pid:N) was sent SIGKILL!`` line; where no such line exists (a plain
+was in flight (no ``[REQ] end`` for it first). Workers are matched by PID through the
+console's kill lines that reported a real OOM kill (gunicorn's ``Worker (pid:N) was sent
+SIGKILL!``, uWSGI's and uvicorn's own; a line claiming a kill that did not happen, such as
+gunicorn's after a WORKER TIMEOUT, kills no attempt); where no such line exists (a plain
 process, the lab supervisor) each ground-truth kill goes to the latest attempt still in
 flight. A kill with several attempts in flight counts for each of them.
 
@@ -27,6 +29,7 @@ from typing import Any
 
 from harness.evidence import ClientRequest, Observation, RunEvidence
 from harness.matrix.build import kill_times
+from harness.matrix.claims import pair_kill_lines
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ def _attempts_by_id(evidence: RunEvidence) -> dict[str, list[Attempt]]:
     console = evidence.of("console_logs")
     ends = {(o.detail.get("id"), o.detail.get("pid")): o.t for o in console if o.kind == "request_end"}
     starts = [o for o in console if o.kind == "request_start"]
-    sigkills = [(int(o.detail["pid"]), o.t) for o in console if o.kind == "sigkill_line"]
+    sigkills = [(int(o.detail["pid"]), o.t) for o in pair_kill_lines(evidence).true_lines
+                if isinstance(o.detail.get("pid"), int)]
     attempts = [Attempt(o.t, int(o.detail["pid"]), ends.get((o.detail.get("id"), o.detail.get("pid"))))
                 for o in starts]
     killed = _killed_by_pid(attempts, sigkills) if sigkills else _killed_by_time(attempts, kill_times(evidence))

@@ -28,7 +28,7 @@ def advice(conclusion: str, runs: list[RunFacts], matrix: list[MatrixRow], setti
     elif conclusion == PEAK:
         lines += _peak(runs)
     elif conclusion == OTHER:
-        lines += _other(runs)
+        lines += _other(runs, settings)
     return tuple(line for line in lines if line)
 
 
@@ -42,11 +42,14 @@ def _console_first(matrix: list[MatrixRow]) -> str:
     others = [f"{name.replace('_', ' ')} {rows[name].kills_seen} of {rows[name].ground_truth_kills}"
               for name in ("lifecycle_events", "restart_count") if name in rows and rows[name].kills_seen is not None]
     tail = f", against {' and '.join(others)}" if others else ""
+    false = (f" But {console.false_claims} of their kill lines claimed a kill that did not happen: check each "
+             "against the memory metrics before believing it." if console.false_claims else "")
     if console.kills_seen == 0:
         return (f"The console logs saw none of the kills ({seen}){tail}: the killed process logged nothing, "
-                "so have the app log its RSS periodically to leave a trace before the kill.")
+                "so have the app log its RSS periodically to leave a trace before the kill." + false)
     return (f"Look at the console logs first: here they saw {seen} kills{tail}. "
-            "Search them for SIGKILL, 'killed' and 'out of memory'; system logs stay empty when only a worker dies.")
+            "Search them for SIGKILL, 'killed' and 'out of memory'; system logs stay empty when only a worker dies."
+            + false)
 
 
 def _process_model(runs: list[RunFacts]) -> str:
@@ -118,10 +121,11 @@ def _need(run: RunFacts) -> int | None:
     return climb.base_bytes + int(asked * MIB) if asked is not None else climb.peak_bytes
 
 
-def _other(runs: list[RunFacts]) -> list[str]:
+def _other(runs: list[RunFacts], settings: dict[str, Any] | None = None) -> list[str]:
     codes = sorted({code for r in runs for code in r.other_exit_codes()})
-    lines = [("No memory kill leads here: look for start-up failures, application exceptions, failing health "
-              "probes and the exit codes before changing memory limits.")]
+    lines = _false_kills(runs, settings or {})
+    lines.append("No memory kill leads here: look for start-up failures, application exceptions, failing health "
+                 "probes and the exit codes before changing memory limits.")
     if codes:
         lines.append(f"The container exited with code(s) {', '.join(map(str, codes))}: read the console logs "
                      "around those exits.")
@@ -129,3 +133,38 @@ def _other(runs: list[RunFacts]) -> list[str]:
     if near:
         lines.append("Memory still came close to the limit without a kill: keep headroom, the next peak may not fit.")
     return lines
+
+
+def _false_kills(runs: list[RunFacts], settings: dict[str, Any]) -> list[str]:
+    """Why the console's kill lines were no OOM kill: the server's own timeout, or someone
+    else's SIGKILL; and what to change instead of the memory limit."""
+    false = [f for r in runs for f in r.false_kills]
+    if not false:
+        return []
+    timed_out = [f for f in false if f.timeout is not None]
+    lines = []
+    if timed_out:
+        requests = sorted({f"{f.request.detail.get('method')} {f.request.detail.get('path')}"
+                           for f in timed_out if f.request is not None})
+        which = f" (here {', '.join(requests)})" if requests else ""
+        lines.append(
+            f"The {len(timed_out)} kill line(s) after the server's own timeout line are the server killing a worker "
+            f"that held one request past {_timeout(settings)}, not the kernel: gunicorn prints 'Perhaps out of "
+            "memory?' after every SIGKILL its arbiter sends, uWSGI 'killed by signal 9' after HARAKIRI. Find the "
+            f"slow request{which} and make it shorter or move the work off the request, or raise the timeout; "
+            "a higher memory limit changes nothing.")
+    others = len(false) - len(timed_out)
+    if others:
+        lines.append(f"{others} kill line(s) came with no OOM kill and no timeout line: another process (a "
+                     "supervisor, an orchestrator, a person) sent that SIGKILL; find it before changing memory.")
+    return lines
+
+
+def _timeout(settings: dict[str, Any]) -> str:
+    """The server's request timeout as the scenario set it, in the server's own words."""
+    process = (settings.get("target") or {}).get("process") or {}
+    if process.get("kind") == "gunicorn" and process.get("timeout"):
+        return f"gunicorn's --timeout ({process['timeout']} s)"
+    if process.get("kind") == "uwsgi" and process.get("harakiri"):
+        return f"uWSGI's harakiri ({process['harakiri']} s)"
+    return "its timeout"

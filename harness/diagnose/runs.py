@@ -19,8 +19,27 @@ from harness.diagnose.memory import (
 )
 from harness.evidence import Observation, RunEvidence
 from harness.matrix import RunFigures
+from harness.matrix.claims import kill_lines, pair_kill_lines
 
 GROUND_TRUTH = ("cgroup", "kernel_log")
+TIMEOUT_WINDOW_S = 30.0  # a server's timeout line this long before a kill line explains it
+
+
+@dataclass(frozen=True)
+class FalseKill:
+    """A console kill line with no OOM kill behind it.
+
+    Attributes:
+        line: the kill line (gunicorn's "Perhaps out of memory?", uWSGI's "killed by signal 9" ...).
+        timeout: the server's own timeout line for the same worker just before it
+            (gunicorn's WORKER TIMEOUT, uWSGI's HARAKIRI), when there is one: then the
+            server killed its worker itself.
+        request: the lab's arrival line of the request that worker was serving, if logged.
+    """
+
+    line: Observation
+    timeout: Observation | None = None
+    request: Observation | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class RunFacts:
     series: Series | None
     climb: Climb | None
     resets: tuple[Reset, ...]
+    false_kills: tuple[FalseKill, ...] = ()
 
     @property
     def run(self) -> int:
@@ -81,7 +101,34 @@ def facts_of(evidence: RunEvidence, figures: RunFigures) -> RunFacts:
     if series is not None:
         following = [*times[1:], None]
         resets = tuple(reset_after(series, t, nxt, climb) for t, nxt in zip(times, following))
-    return RunFacts(evidence, figures, tuple(times), source, _confirmed(evidence, times), series, climb, resets)
+    return RunFacts(evidence, figures, tuple(times), source, _confirmed(evidence, times), series, climb, resets,
+                    false_kills(evidence))
+
+
+def false_kills(evidence: RunEvidence) -> tuple[FalseKill, ...]:
+    """The kill lines the ground truth shows were no OOM kill, each with what explains it."""
+    return tuple(FalseKill(line, server_timeout(evidence, line), request_in_flight(evidence, line))
+                 for line in pair_kill_lines(evidence).false_claims)
+
+
+def server_timeout(evidence: RunEvidence, line: Observation) -> Observation | None:
+    """The server's timeout line for the worker ``line`` names, logged just before it."""
+    pid = line.detail.get("pid")
+    if pid is None:
+        return None
+    before = [o for o in evidence.of("console_logs") if o.kind == "worker_timeout" and o.detail.get("pid") == pid
+              and line.t - TIMEOUT_WINDOW_S <= o.t <= line.t]
+    return before[-1] if before else None
+
+
+def request_in_flight(evidence: RunEvidence, line: Observation) -> Observation | None:
+    """The last request the killed worker took and never answered (the lab's ``[REQ]`` lines)."""
+    pid = line.detail.get("pid")
+    console = evidence.of("console_logs")
+    answered = {o.detail.get("id") for o in console if o.kind == "request_end" and o.detail.get("pid") == pid}
+    open_ = [o for o in console if o.kind == "request_start" and o.detail.get("pid") == pid and o.t <= line.t
+             and o.detail.get("id") not in answered]
+    return open_[-1] if pid is not None and open_ else None
 
 
 def memory_kills(evidence: RunEvidence) -> tuple[list[float], str]:
@@ -89,7 +136,9 @@ def memory_kills(evidence: RunEvidence) -> tuple[list[float], str]:
 
     The cgroup counter and the kernel log decide where the backend can read them (also
     when they say 0). Elsewhere the source with the most memory-kill signs is taken; a
-    non-zero exit other than 137 is a crash, not a kill, so it is not counted here.
+    non-zero exit other than 137 is a crash, not a kill, and a kill line right after the
+    server's own timeout line for that worker (WORKER TIMEOUT, HARAKIRI) is the server's
+    kill, so neither is counted here.
     """
     if any(evidence.available(source) for source in GROUND_TRUTH):
         source = "cgroup" if evidence.available("cgroup") else "kernel_log"
@@ -97,7 +146,7 @@ def memory_kills(evidence: RunEvidence) -> tuple[list[float], str]:
     candidates = {
         "engine_state": [o.t for o in evidence.of("engine_state") if o.kind == "oom_killed"],
         "engine_oom_event": [o.t for o in evidence.of("engine_oom_event") if o.kill],
-        "console_logs": [o.t for o in evidence.of("console_logs") if o.kill],
+        "console_logs": [o.t for o in kill_lines(evidence) if server_timeout(evidence, o) is None],
         "lifecycle_events": [o.t for o in evidence.of("lifecycle_events")
                              if o.kind == "die" and o.detail.get("exit_code") == 137],
     }

@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
+from harness.collectors import console_logs
 from harness.diagnose.advice import advice
 from harness.diagnose.memory import CONSOLE, HIGH, MIB, MINUTE, mb
 from harness.diagnose.model import FIRM, LEAK, OTHER, PEAK, TENTATIVE, Branch, Diagnosis
-from harness.diagnose.runs import RunFacts, facts_of
-from harness.evidence import RunEvidence
+from harness.diagnose.runs import FalseKill, RunFacts, facts_of
+from harness.evidence import Observation, RunEvidence
 from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.result import ScenarioResult
 from harness.scenario.units import format_size
@@ -75,6 +76,7 @@ def walk(scenario: str, runs: list[RunFacts], matrix: list[MatrixRow], settings:
 def kill_branch(runs: list[RunFacts]) -> Branch:
     """Count the memory kills of every run and say what the container did meanwhile."""
     evidence = [_kill_line(run) for run in runs]
+    evidence += [_false_kill_line(run, false) for run in runs for false in run.false_kills]
     evidence += _grouped([(run.run, _container_line(run)) for run in runs])
     undecided: list[str] = []
     for run in runs:
@@ -117,9 +119,29 @@ def _kill_line(run: RunFacts) -> str:
         line += f"; the kernel's victim: {victim.victim_name}{rss}"
     killed, new = run.figures.killed_pids, run.figures.replacement_pids
     if killed:
-        line += f"; console: worker PID {_pids(killed)} was sent SIGKILL"
+        line += f"; console: worker PID {_pids(killed)} reported killed"
         line += f", replaced by PID {_pids(new)}" if new else ", no replacement logged"
     return line
+
+
+def _false_kill_line(run: RunFacts, false: FalseKill) -> str:
+    """A console kill line the ground truth contradicts, and what explains it."""
+    line = f'run {run.run}: the console says "{_quote(false.line)}" but the {run.kill_source} counter saw no OOM kill'
+    if false.timeout is not None:
+        line += (f'; {false.line.t - false.timeout.t:.1f} s before, the server logged "{_quote(false.timeout)}": '
+                 "it killed its own worker for running past its timeout")
+    else:
+        line += "; something other than the kernel's OOM killer sent that SIGKILL"
+    if false.request is not None:
+        detail = false.request.detail
+        line += (f"; the worker was serving {detail.get('method')} {detail.get('path')} "
+                 f"(arrived {false.line.t - false.request.t:.1f} s before the kill)")
+    return line
+
+
+def _quote(obs: Observation) -> str:
+    """The message of a console line, without the server's own time and level prefix."""
+    return console_logs.message(str(obs.detail.get("line", "")))[:120]
 
 
 def _container_line(run: RunFacts) -> str:

@@ -26,6 +26,7 @@ from harness.evidence import SourceStatus
 from harness.importers.client_log import read_client_log
 from harness.matrix import aggregate, build_matrix, figures
 from harness.result import RunResult, ScenarioResult
+from harness.runner.run import settle_console
 
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -120,6 +121,7 @@ def import_export(export: AzureExport) -> ScenarioResult:
                               facts={"imported_from": {k: str(v) for k, v in given.items()}})
     evidence.requests = requests
     evidence.observations = sorted(evidence.observations + request_observations(requests), key=lambda o: o.t)
+    evidence.observations = settle_console(evidence)
     # Requests that change state (POST /start, /spike) mark the load steps, as a run's steps do.
     evidence.marks = [(r.t, f"{i}:http:{r.path}") for i, r in enumerate(requests) if r.method != "GET"]
     evidence.status["client"] = (SourceStatus.ok() if export.client_log

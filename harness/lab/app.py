@@ -3,7 +3,8 @@
 It offers three families of endpoints, one per reference lab:
 
 * OOM visibility: ``/start`` (gradual background leak), ``/spike`` (one big allocation on
-  the request thread), ``/memory``, ``/health``, ``/reset``;
+  the request thread), ``/memory``, ``/health``, ``/reset``, and ``/block`` (a request that
+  holds its worker in C code past a server's timeout, with no memory involved);
 * memory pressure: ``/leak``, ``/heavy``, ``/diag/stats``, ``/diag/proc``;
 * blob processing: ``/blob/process`` buffering or streaming under a concurrency cap.
 
@@ -32,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from harness import cgroupfs
-from harness.lab import alloc, blob, procfs
+from harness.lab import alloc, blob, block, procfs
 from harness.lab.allocator import GradualAllocator, Plan
 from harness.lab.config import LabConfig
 from harness.lab.logline import emit, format_mb
@@ -46,12 +47,14 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 MAX_PAUSE_SECONDS = 3600.0
 MAX_CPU_MS = 60_000
+MAX_BLOCK_SECONDS = 600.0
 BLOB_MODES = ("buffer", "stream")
 SORT_LIST_LENGTH = 20_000
 
 #: Defaults follow the reference labs: 16 MB every 0.5 s up to 600 MB; a 500 MB spike.
 START_DEFAULTS = Plan(chunk_mb=16, pause_seconds=0.5, target_mb=600)
 SPIKE_DEFAULT_MB = 500
+BLOCK_DEFAULT_SECONDS = 30.0
 HEAVY_DEFAULT_MB = 32
 HEAVY_DEFAULT_CPU_MS = 100
 BLOB_DEFAULT_SIZE_MB = 100
@@ -260,6 +263,25 @@ def spike() -> Response:
     lab.allocations.add(alloc.allocate_mb(mb))
     emit(f"[OOM-TEST] spike complete mb={mb} rss_mb={format_mb(alloc.rss_mb())} pid={pid}")
     return jsonify(action="spike_complete", allocated_mb=mb, pid=pid)
+
+
+@bp.post("/block")
+def block_worker() -> Response:
+    """Hold this worker in one C call for about ``seconds``, allocating nothing.
+
+    Under gunicorn's sync worker no heartbeat is sent and no Python signal handler runs
+    meanwhile, so a ``--timeout`` shorter than ``seconds`` ends in the arbiter's SIGKILL:
+    the kill line that says "Perhaps out of memory?" with no memory involved.
+    """
+    seconds = float_field(_body(), "seconds", BLOCK_DEFAULT_SECONDS, minimum=0.0, maximum=MAX_BLOCK_SECONDS)
+    pid = os.getpid()
+    rounds = block.rounds_for(seconds, block.seconds_per_round())
+    emit(f"[OOM-TEST] block seconds={seconds:g} rounds={rounds} pid={pid}")
+    started = time.perf_counter()
+    block.block(rounds)
+    elapsed = time.perf_counter() - started
+    emit(f"[OOM-TEST] block complete seconds={elapsed:.1f} pid={pid}")
+    return jsonify(action="block_complete", seconds=round(elapsed, 2), rounds=rounds, pid=pid)
 
 
 @bp.get("/memory")

@@ -5,6 +5,11 @@ kill observations, capped at the truth). Memory metrics are judged by whether th
 drop is visible in their series and whether they under-report the true peak: a metric
 that shows the drop but misses the peak by more than 10 % is ``partial``, as the
 reference lab judged WorkingSetBytes.
+
+Console kill lines are paired with the ground truth's kills by time
+(:mod:`harness.matrix.claims`): a line that claims a kill the cgroup counter did not see
+makes the source ``misleading``, whatever else it saw, with the count of those false
+claims, because a reader cannot tell its true lines from its false ones.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.evidence import Kill, RunEvidence
+from harness.matrix.claims import pair_kill_lines
 from harness.matrix.sources import BY_ID, SOURCES
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
@@ -28,17 +34,20 @@ class MatrixRow:
     azure_analogue: str
     kills_seen: int | None
     ground_truth_kills: int
-    verdict: str  # visible | partial | gap | unavailable | none
+    verdict: str  # visible | partial | gap | misleading | unavailable | none
     note: str = ""
+    false_claims: int = 0  # kills the source claimed that did not happen (console kill lines)
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "azure_analogue": self.azure_analogue, "kills_seen": self.kills_seen,
-                "ground_truth_kills": self.ground_truth_kills, "verdict": self.verdict, "note": self.note}
+                "ground_truth_kills": self.ground_truth_kills, "verdict": self.verdict, "note": self.note,
+                "false_claims": self.false_claims}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MatrixRow:
         return cls(data["source"], data["azure_analogue"], data.get("kills_seen"),
-                   int(data["ground_truth_kills"]), data["verdict"], data.get("note", ""))
+                   int(data["ground_truth_kills"]), data["verdict"], data.get("note", ""),
+                   int(data.get("false_claims") or 0))
 
 
 def ooms(evidence: RunEvidence) -> list[Kill]:
@@ -79,15 +88,36 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
     elif source == "engine_state":
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _engine_state_note(evidence), False
+    elif source == "console_logs":
+        return _console_row(evidence, analogue, truth)
     else:
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _count_note(source, count), False
     return MatrixRow(source, analogue, seen, truth, verdict(seen, truth, under), note)
 
 
-def verdict(seen: int, truth: int, under_reports_peak: bool = False) -> str:
-    """visible: saw every kill; partial: some, or all but with the peak under-reported;
-    gap: none; none: there was no kill to see."""
+def _console_row(evidence: RunEvidence, analogue: str, truth: int) -> MatrixRow:
+    """The console's row: its kill lines paired with the kills, false claims counted."""
+    claims = pair_kill_lines(evidence)
+    count = len(claims.lines)
+    if not claims.judged:
+        seen = min(count, truth)
+        note = _count_note("console_logs", count)
+        return MatrixRow("console_logs", analogue, seen, truth, verdict(seen, truth), note)
+    false = len(claims.false_claims)
+    note = _count_note("console_logs", count)
+    if false:
+        note += f", {false} without an OOM kill (kills claimed that did not happen)"
+    return MatrixRow("console_logs", analogue, len(claims.matched), truth,
+                     verdict(len(claims.matched), truth, false_claims=false), note, false)
+
+
+def verdict(seen: int, truth: int, under_reports_peak: bool = False, false_claims: int = 0) -> str:
+    """misleading: claimed kills that did not happen (whatever else it saw); visible: saw
+    every kill; partial: some, or all but with the peak under-reported; gap: none; none:
+    there was no kill to see."""
+    if false_claims:
+        return "misleading"
     if truth == 0:
         return "none"
     if seen == 0:
@@ -200,6 +230,8 @@ def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
             continue
         seen = sum(r.kills_seen or 0 for r in column)
         partial = any(r.verdict == "partial" for r in column)
+        false = sum(r.false_claims for r in column)
         note = _aggregate_note([r.note for r in column])
-        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth, verdict(seen, truth, partial), note))
+        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth, verdict(seen, truth, partial, false),
+                              note, false))
     return rows

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.evidence import RunEvidence
 from harness.matrix.build import ground_truth, kill_times, true_peak_bytes
+from harness.matrix.claims import pair_kill_lines
 
 MIB = 1024 * 1024
 
@@ -111,7 +112,9 @@ def _threshold(evidence: RunEvidence, first_kill: float | None) -> tuple[float |
 
 
 def _killed_pids(evidence: RunEvidence) -> list[int]:
-    lines = [int(o.detail["pid"]) for o in evidence.of("console_logs") if o.kind == "sigkill_line"]
+    """The killed workers' PIDs as the console's kill lines name them (only the lines
+    that reported a real OOM kill), else the kernel's victims."""
+    lines = [int(o.detail["pid"]) for o in pair_kill_lines(evidence).true_lines if isinstance(o.detail.get("pid"), int)]
     return lines or [k.victim_pid for k in evidence.kills if k.victim_pid is not None]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from harness.report.table import (
     engine_line,
     figures_table,
+    kill_line_table,
     matrix_table,
     pressure_tables,
     request_tables,
     spread_table,
+    unreported_kills,
 )
 from harness.result import ScenarioResult
 
@@ -16,9 +18,20 @@ READING = (
     "Ground truth is the container's cgroup OOM counter (and the kernel log). A source is "
     "*visible* when it showed every kill, *partial* when it showed some (or showed the drop "
     "but under-reported the peak by more than 10 %), *gap* when it showed none, and "
-    "*unavailable* when this machine could not read it. 1-minute averages are taken over "
+    "*misleading* when it claimed kills that did not happen (console kill lines with no "
+    "OOM kill behind them, counted in the note), *unavailable* when this machine could not "
+    "read it. 1-minute averages are taken over "
     "wall-clock minutes, the parts of a minute outside the run filled at the idle level "
     "measured at the run's start and end, as if the container had idled there."
+)
+
+
+KILL_LINES_READING = (
+    "Each console line that says a worker was killed, whose pattern matched it (the defaults "
+    "know gunicorn, uWSGI, uvicorn and the lab supervisor; a scenario adds its own with "
+    "`target.kill_log_patterns`) and the OOM kill it reported, paired by time with the cgroup "
+    "counter's kills. A line with no OOM kill behind it is a false claim. Below, for each OOM "
+    "kill no line reported, the console lines nearest to it. Times are seconds from the run's start."
 )
 
 
@@ -51,6 +64,11 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None, platfo
     ]
     if len(result.runs) > 1:
         lines += ["", "## Spread across runs", "", spread_table(result, fmt="github")]
+    kill_lines, unreported = kill_line_table(result, fmt="github"), unreported_kills(result)
+    if kill_lines or unreported:
+        lines += ["", "## Console kill lines", "", KILL_LINES_READING, ""] + ([kill_lines] if kill_lines else [])
+        if unreported:
+            lines += ["", "```", *unreported, "```"]
     pressure = pressure_tables(result, fmt="github")
     if pressure:
         lines += ["", "## Memory pressure", "", *pressure]

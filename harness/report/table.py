@@ -1,5 +1,5 @@
-"""Where the tables are drawn: the gap matrix, a row per run, the spread, memory pressure
-and the per-request trace."""
+"""Where the tables are drawn: the gap matrix, a row per run, the spread, the console's
+kill lines, memory pressure and the per-request trace."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from tabulate import tabulate
 
 from harness.attempts import RequestTrace, explain_run, trace_requests
 
+from harness.collectors import console_logs
+from harness.evidence import Kill, Observation, RunEvidence
 from harness.matrix import RunFigures
 from harness.matrix.build import MatrixRow
+from harness.matrix.claims import KillLines, nearest_lines, pair_kill_lines
 from harness.matrix.sources import analogue
 from harness.pressure import pressure_report
-from harness.result import ScenarioResult
+from harness.result import RunResult, ScenarioResult
 
 PLATFORM_HEADERS = {"azure": "Azure analogue", "kubernetes": "Kubernetes analogue"}
 RUN_HEADERS = ("run", "kills", "kill at (MB alloc)", "RSS (MB)", "killed PIDs", "new PIDs",
@@ -25,7 +28,7 @@ def matrix_rows(matrix: list[MatrixRow], platform: str = "azure") -> list[tuple[
     return [
         (row.source, row.azure_analogue if platform == "azure" else analogue(row.source, platform),
          "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}",
-         row.verdict.upper() if row.verdict in ("gap", "partial") else row.verdict, row.note)
+         row.verdict.upper() if row.verdict in ("gap", "partial", "misleading") else row.verdict, row.note)
         for row in matrix
     ]
 
@@ -80,6 +83,68 @@ def pressure_tables(result: ScenarioResult, fmt: str = "simple") -> list[str]:
             "",
         ]
     return parts
+
+
+KILL_LINE_HEADERS = ("run", "at (s)", "kill line", "pattern", "OOM kill")
+MAX_KILL_LINE_ROWS = 20
+LINE_WIDTH = 100
+
+
+def kill_line_table(result: ScenarioResult, fmt: str = "simple") -> str | None:
+    """The console lines that counted as kills, each with the OOM kill it reported (or
+    none: a false claim); times are seconds from the run's start. None without any."""
+    rows: list[tuple[Any, ...]] = []
+    for run in _with_console(result):
+        claims = pair_kill_lines(run.evidence)
+        rows += [(run.evidence.run, _at(run.evidence, line.t), _clip(line), line.detail.get("pattern") or "-",
+                  _reported(run.evidence, claims, line)) for line in claims.lines]
+    if not rows:
+        return None
+    table = tabulate(rows[:MAX_KILL_LINE_ROWS], headers=KILL_LINE_HEADERS, tablefmt=fmt,
+                     maxcolwidths=[None, None, 60, 24, None], disable_numparse=True)
+    hidden = len(rows) - MAX_KILL_LINE_ROWS
+    return table + (f"\n({hidden} more kill line(s) not shown; all are in result.json)" if hidden > 0 else "")
+
+
+def unreported_kills(result: ScenarioResult) -> list[str]:
+    """For each OOM kill no console line reported, the console lines nearest to it."""
+    lines: list[str] = []
+    for run in _with_console(result):
+        evidence = run.evidence
+        for kill in pair_kill_lines(evidence).unexplained:
+            lines.append(f"run {evidence.run}: OOM kill at {_at(evidence, kill.t)} s{_victim(kill)}: no kill line; "
+                         "the console lines nearest to it:")
+            lines += [f"    {_at(evidence, o.t)} s  {_clip(o)}" for o in nearest_lines(evidence, kill.t)]
+    return lines
+
+
+def _with_console(result: ScenarioResult) -> list[RunResult]:
+    """The runs whose console logs could be read (the others have no lines to show)."""
+    return [run for run in result.runs if run.evidence.available("console_logs")]
+
+
+def _reported(evidence: RunEvidence, claims: KillLines, line: Observation) -> str:
+    if not claims.judged:
+        return "not judged (no cgroup counter or kernel log)"
+    kill = claims.kill_of(line)
+    if kill is None:
+        return "NONE: a kill that did not happen"
+    return f"yes, at {_at(evidence, kill.t)} s"
+
+
+def _victim(kill: Kill) -> str:
+    if kill.victim_name is None and kill.victim_pid is None:
+        return ""
+    return f" (victim {kill.victim_name or '?'}, host PID {_n(kill.victim_pid)})"
+
+
+def _at(evidence: RunEvidence, t: float) -> str:
+    return f"{t - evidence.started_at:.1f}"
+
+
+def _clip(obs: Observation) -> str:
+    text = " ".join(console_logs.message(str(obs.detail.get("line", ""))).split())
+    return text if len(text) <= LINE_WIDTH else text[: LINE_WIDTH - 3] + "..."
 
 
 REQUEST_HEADERS = ("run", "step", "request id", "sent by ingress", "reached app", "kills", "client got",
@@ -148,6 +213,9 @@ def render_text(result: ScenarioResult, platform: str = "azure") -> str:
     parts = [head, "", "Gap matrix", matrix_table(result.matrix, platform=platform), "", "Runs", figures_table(result)]
     if len(result.runs) > 1:
         parts += ["", "Spread across runs", spread_table(result)]
+    kill_lines, unreported = kill_line_table(result), unreported_kills(result)
+    if kill_lines or unreported:
+        parts += ["", "Console kill lines"] + ([kill_lines] if kill_lines else []) + unreported
     pressure = pressure_tables(result)
     if pressure:
         parts += ["", *pressure]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,11 @@ import httpx
 
 from harness.attempts import trace_requests
 from harness.backends.base import Backend, TargetSession
+from harness.collectors import console_logs
 from harness.collectors.client import HealthProber, outages, request_observations
-from harness.evidence import RunEvidence, SourceStatus
+from harness.evidence import Observation, RunEvidence, SourceStatus
 from harness.matrix import aggregate, build_matrix, figures
+from harness.matrix.claims import trim_other_lines
 from harness.result import RunResult, ScenarioResult
 from harness.runner.expect import check_run
 from harness.runner.progress import ProgressLine
@@ -105,4 +107,14 @@ def _drive(
     evidence.status.setdefault("health_probe", SourceStatus.ok())
     evidence.facts["health_probes"] = len(probes)
     evidence.facts["health_probe_failures"] = sum(1 for p in probes if not p.ok)
+    evidence.observations = settle_console(evidence, scenario.target.kill_log_patterns)
     return evidence, failure
+
+
+def settle_console(evidence: RunEvidence, kill_log_patterns: Sequence[str] = ()) -> list[Observation]:
+    """The run's observations with the scenario's own kill patterns applied to every
+    console line, and of the lines no pattern knows only those nearest to a kill that no
+    kill line reported (what the report shows there), so result.json stays small."""
+    evidence.observations = console_logs.apply_patterns(
+        evidence.observations, console_logs.user_patterns(kill_log_patterns))
+    return trim_other_lines(evidence, console_logs.OTHER)

@@ -137,18 +137,27 @@ class StepDriver:
     def burst(self, step: BurstStep) -> None:
         deadline = self._bounded(step.total_timeout)
         name = step.name or f"burst {step.path}"
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=step.concurrency, thread_name_prefix="burst") as pool:
-            futures = [pool.submit(self._burst_one, name, step, deadline) for _ in range(step.count)]
+            futures = [pool.submit(self._burst_one, name, step, deadline, _start_at(started, i, step.rate))
+                       for i in range(step.count)]
             done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()) + step.timeout)
             for future in pending:
                 future.cancel()
         self.requests += [r for r in (f.result() for f in done) if r is not None]
 
-    def _burst_one(self, name: str, step: BurstStep, deadline: float) -> ClientRequest | None:
+    def _burst_one(self, name: str, step: BurstStep, deadline: float, start_at: float) -> ClientRequest | None:
+        time.sleep(max(0.0, min(start_at, deadline) - time.monotonic()))
         if time.monotonic() >= deadline:
             return None
         record, _ = send(self.http, name, step.method, step.path, step.body, step.timeout)
         return record
+
+
+def _start_at(started: float, index: int, rate: float | None) -> float:
+    """When the ``index``-th request of a burst may start: at once without a rate, else
+    ``index / rate`` seconds after the burst began (a request late for its slot goes at once)."""
+    return started if rate is None else started + index / rate
 
 
 def _json_or_none(response: httpx.Response | None) -> object:

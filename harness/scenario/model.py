@@ -37,6 +37,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    StrictStr,
     field_validator,
     model_validator,
 )
@@ -56,7 +57,7 @@ SourceId = Literal[
     "client",
     "health_probe",
 ]
-Verdict = Literal["visible", "partial", "gap", "unavailable", "none"]
+Verdict = Literal["visible", "partial", "gap", "misleading", "unavailable", "none"]
 
 SOURCE_IDS: tuple[SourceId, ...] = get_args(SourceId)
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
@@ -222,6 +223,65 @@ class GunicornProcess(_Model):
         return [*argv, *self.extra_args, self.app]
 
 
+class UwsgiProcess(_Model):
+    """uWSGI (the pyuwsgi wheel in the lab image): a master that forks ``workers`` and
+    respawns each one that dies, serving HTTP itself on the port.
+
+    The master loads the app and forks (uWSGI's default); ``--enable-threads`` lets the
+    app start threads (the lab's background allocator), ``--die-on-term`` makes SIGTERM
+    stop it (uWSGI 2.0 reloads on it otherwise) and ``--disable-logging`` leaves out
+    uWSGI's own request lines (the lab logs every request itself). ``harakiri`` is uWSGI's
+    request timeout (0: off), ``max_requests`` its worker recycling.
+    """
+
+    kind: Literal["uwsgi"] = "uwsgi"
+    app: NonBlank = "harness.lab.app:app"
+    workers: Annotated[StrictInt, Field(ge=1, le=64)] = 2
+    threads: Annotated[StrictInt, Field(ge=1, le=256)] = 1
+    harakiri: Annotated[StrictInt, Field(ge=0)] = 0
+    max_requests: Annotated[StrictInt, Field(ge=0)] = 0
+    extra_args: list[str] = []
+
+    def command(self, port: int) -> list[str]:
+        """The uwsgi argv that serves ``app`` over HTTP on ``0.0.0.0:port``."""
+        argv = ["uwsgi", "--master", "--processes", str(self.workers)]
+        if self.threads > 1:
+            argv += ["--threads", str(self.threads)]
+        argv += ["--http-socket", f"0.0.0.0:{port}", "--module", self.app, "--enable-threads",
+                 "--single-interpreter", "--die-on-term", "--need-app", "--disable-logging"]
+        if self.harakiri > 0:
+            argv += ["--harakiri", str(self.harakiri)]
+        if self.max_requests > 0:
+            argv += ["--max-requests", str(self.max_requests)]
+        return [*argv, *self.extra_args]
+
+
+class UvicornProcess(_Model):
+    """uvicorn with ``workers`` processes under its own supervisor, which starts a new one
+    for each that dies.
+
+    ``interface: wsgi`` serves a WSGI app (the lab's Flask app) through uvicorn's own
+    adapter; an ASGI app of your own takes ``auto``. With ``workers: 1`` uvicorn runs no
+    supervisor: the one process is the server, and its kill ends the container. The access
+    log is off by default, as the lab logs every request itself.
+    """
+
+    kind: Literal["uvicorn"] = "uvicorn"
+    app: NonBlank = "harness.lab.app:app"
+    workers: Annotated[StrictInt, Field(ge=1, le=64)] = 2
+    interface: Literal["auto", "asgi3", "asgi2", "wsgi"] = "wsgi"
+    access_log: StrictBool = False
+    extra_args: list[str] = []
+
+    def command(self, port: int) -> list[str]:
+        """The uvicorn argv that serves ``app`` on ``0.0.0.0:port``."""
+        argv = ["uvicorn", "--host", "0.0.0.0", "--port", str(port), "--workers", str(self.workers),
+                "--interface", self.interface]
+        if not self.access_log:
+            argv.append("--no-access-log")
+        return [*argv, *self.extra_args, self.app]
+
+
 class PlainProcess(_Model):
     """One process given by its argv, running as PID 1 with no supervisor to restart it."""
 
@@ -244,7 +304,7 @@ class ImageDefault(_Model):
         return None
 
 
-PROCESS_KINDS: tuple[str, ...] = ("gunicorn", "plain", "image")
+PROCESS_KINDS: tuple[str, ...] = ("gunicorn", "uwsgi", "uvicorn", "plain", "image")
 
 
 def _process_form(value: Any) -> Any:
@@ -265,7 +325,8 @@ def _process_form(value: Any) -> Any:
 
 
 Process = Annotated[
-    Annotated[GunicornProcess | PlainProcess | ImageDefault, Field(discriminator="kind")],
+    Annotated[GunicornProcess | UwsgiProcess | UvicornProcess | PlainProcess | ImageDefault,
+              Field(discriminator="kind")],
     BeforeValidator(_process_form),
 ]
 
@@ -288,14 +349,40 @@ def _env_form(value: Any) -> Any:
     return env
 
 
+def _kill_log_pattern(value: str) -> str:
+    """A regular expression that can find a kill line: it compiles, names no group but
+    ``pid``, and does not match every line (an empty match would count every line as a kill)."""
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{quote_value(value)} is not a regular expression: {exc}") from None
+    others = [name for name in compiled.groupindex if name != "pid"]
+    if others:
+        raise ValueError(f"{quote_value(value)}: the only named group a kill pattern may have is "
+                         f"(?P<pid>...), not {_quoted(others)}")
+    if compiled.search("") is not None:
+        raise ValueError(f"{quote_value(value)} matches an empty line, so it would count every line as a kill")
+    return value
+
+
+KillLogPattern = Annotated[StrictStr, AfterValidator(_kill_log_pattern)]
+
+
 class Target(_Model):
-    """What runs in the container and how the harness reaches it."""
+    """What runs in the container and how the harness reaches it.
+
+    ``kill_log_patterns`` are regular expressions for the console lines that say a worker
+    of this image was killed (searched in each line; an optional named group ``pid`` gives
+    the killed PID). They are tried before the defaults, which know gunicorn 20.x and 21+,
+    uWSGI, uvicorn and the lab supervisor, so an image served by one of those needs none.
+    """
 
     image: NonBlank = LAB_IMAGE
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 8080
     health_path: UrlPath = "/health"
     process: Process = GunicornProcess()
     env: Annotated[dict[str, str], BeforeValidator(_env_form)] = {}
+    kill_log_patterns: list[KillLogPattern] = []
 
     @property
     def uses_lab_image(self) -> bool:
@@ -567,7 +654,9 @@ class SleepStep(_Step):
 
 
 class BurstStep(_Step):
-    """Send ``count`` requests, at most ``concurrency`` at a time."""
+    """Send ``count`` requests, at most ``concurrency`` at a time; with ``rate``, start at
+    most that many per second (steady traffic, so memory that grows per request climbs
+    over seconds instead of jumping)."""
 
     kind: Literal["burst"] = "burst"
     name: NonBlank | None = None
@@ -576,6 +665,7 @@ class BurstStep(_Step):
     body: JsonBody = Field(default=None, alias="json")
     count: Annotated[StrictInt, Field(ge=1, le=10000)]
     concurrency: Annotated[StrictInt, Field(ge=1, le=256)]
+    rate: Annotated[float, Field(gt=0, le=10000)] | None = None
     timeout: Timeout = 30.0
     total_timeout: Timeout = 300.0
 

@@ -60,12 +60,14 @@ def test_a_row_standing_for_repeated_events_counts_each() -> None:
 
 
 def test_console_rows_use_the_shared_line_parser_timed_by_time_generated() -> None:
-    (obs,) = console_observations([
+    obs, other = console_observations([
         LogRow(500.0, {"Log_s": "[2026-04-10 14:08:14 +0000] [1] [ERROR] Worker (pid:7) was sent SIGKILL! "
                                 "Perhaps out of memory?"}),
         LogRow(501.0, {"Log_s": "unrelated"})])
     assert (obs.source, obs.kind, obs.kill) == ("console_logs", "sigkill_line", True)
     assert (obs.t, obs.detail["pid"]) == (500.0, 7)
+    # Kept for a scenario's own kill patterns; the runner drops it when none wants it.
+    assert (other.kind, other.kill, other.t, other.detail) == ("line", False, 501.0, {"line": "unrelated"})
 
 
 def test_a_flat_restart_metric_is_no_evidence_even_when_it_is_not_zero() -> None:

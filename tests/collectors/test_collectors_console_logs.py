@@ -91,7 +91,7 @@ def test_parse_line_ignores_lines_it_does_not_know(text: str) -> None:
 
 
 def _kinds(observations: list[Observation]) -> list[str]:
-    return [o.kind for o in observations if not o.kind.startswith("request_")]
+    return [o.kind for o in observations if not o.kind.startswith("request_") and o.kind != "line"]
 
 
 def test_parse_logs_on_a_recorded_spike(recorded: Recorded) -> None:
@@ -113,7 +113,7 @@ def test_parse_logs_on_a_recorded_gradual_leak(recorded: Recorded) -> None:
 def test_a_killed_pid1_prints_nothing_about_it(recorded: Recorded) -> None:
     found = parse_logs(recorded.logs("pid1_restart"))
     assert found and not any(o.kill for o in found)
-    assert {o.kind for o in found} == {"progress"}
+    assert {o.kind for o in found} == {"progress", "line"}
 
 
 def test_the_supervisor_logs_each_kill(recorded: Recorded) -> None:
@@ -124,7 +124,7 @@ def test_the_supervisor_logs_each_kill(recorded: Recorded) -> None:
 
 def test_parse_logs_uses_the_fallback_time_for_unstamped_lines() -> None:
     found = parse_logs("[SUPERVISOR] worker process exited with code 137\nnoise\n", fallback_t=42.0)
-    assert [(o.kind, o.t) for o in found] == [("supervisor_exit", 42.0)]
+    assert [(o.kind, o.t) for o in found] == [("supervisor_exit", 42.0), ("line", 42.0)]
 
 
 def test_live_console_follows_progress_and_kill_lines(recorded: Recorded) -> None:

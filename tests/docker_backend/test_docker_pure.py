@@ -288,6 +288,7 @@ def test_a_transport_error_after_create_removes_the_container_and_is_an_engine_e
     client = _EngineClient()
     created = Container(attrs={"Id": "c0ffee" * 10}, client=client)  # type: ignore[arg-type]
     monkeypatch.setattr(container_module, "managed_container", lambda spec, c: _DropsAfterCreate(created))
+    monkeypatch.setattr(container_module, "ensure_reaper", lambda client, config: None)
     lab = LabContainer(client, container_spec(_scenario(), CONFIG, "r"))  # type: ignore[arg-type]
     with pytest.raises(EngineError, match="could not start a container from .*Connection aborted"):
         lab.__enter__()

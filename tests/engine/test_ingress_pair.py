@@ -3,6 +3,7 @@ retries off, exactly one. The reference lab's kill-restart loop, settled by expe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import docker
@@ -88,7 +89,7 @@ def test_a_proxy_that_cannot_start_is_an_engine_error_and_leaves_nothing(
 ) -> None:
     oom_harness_session.prepare_ingress_image()
     labels = {harness_config.label: "test", f"{harness_config.label}.owner": harness_config.owner}
-    with PrivateNetwork(docker_client, f"oom-harness-test-{harness_config.owner}", labels) as network:
+    with PrivateNetwork(docker_client, f"oom-harness-test-{os.getpid()}", labels) as network:
         with pytest.raises(EngineError, match="the ingress proxy exited with code"):
             with IngressProxy(docker_client, harness_config.ingress_image, network.name,
                               "global\n    no-such-keyword\n", labels):
@@ -98,9 +99,9 @@ def test_a_proxy_that_cannot_start_is_an_engine_error_and_leaves_nothing(
 def test_clean_removes_labelled_networks(
     docker_client: docker.DockerClient, harness_config: HarnessConfig, no_leaks: None
 ) -> None:
-    from harness.backends.docker.container import remove_labelled
+    from harness.backends.docker.owner import remove_labelled
 
     labels = {harness_config.label: "test", f"{harness_config.label}.owner": harness_config.owner}
-    docker_client.networks.create(f"oom-harness-left-{harness_config.owner}", labels=labels)
-    removed = remove_labelled(docker_client, harness_config.owner_label)
-    assert removed == [f"network:oom-harness-left-{harness_config.owner}"]
+    docker_client.networks.create(f"oom-harness-left-{os.getpid()}", labels=labels)
+    removed = remove_labelled(docker_client, harness_config.label, (harness_config.owner_label,))
+    assert removed == [f"network:oom-harness-left-{os.getpid()}"]

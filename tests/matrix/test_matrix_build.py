@@ -45,11 +45,11 @@ def test_a_recorded_pid1_restart_loop_shows_in_lifecycle_but_not_in_the_console(
     assert (rows["console_logs"].kills_seen, rows["console_logs"].verdict) == (0, "gap")
 
 
-def test_kills_seen_is_capped_at_the_ground_truth() -> None:
+def test_a_second_kill_line_for_one_kill_is_a_false_claim() -> None:
     evidence = scripted_evidence([10.0], [obs("console_logs", 10.1), obs("console_logs", 10.2)])
     row = _rows(evidence)["console_logs"]
-    assert (row.kills_seen, row.ground_truth_kills, row.verdict) == (1, 1, "visible")
-    assert row.note == "2 kill lines"
+    assert (row.kills_seen, row.ground_truth_kills, row.verdict, row.false_claims) == (1, 1, "misleading", 1)
+    assert row.note == "2 kill lines, 1 without an OOM kill (kills claimed that did not happen)"
 
 
 def test_observations_that_are_no_kill_evidence_do_not_count() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from harness.backends.base import LiveStatus
 from harness.backends.fake import IDLE, FakeBackend, FakeScript, kills_after, scripted_evidence
+from harness.errors import ScenarioError
 from harness.evidence import Observation
 from harness.result import ScenarioResult
 from harness.runner import run_scenario
@@ -184,6 +185,21 @@ def test_a_burst_sends_count_requests_at_most_concurrency_at_a_time() -> None:
     assert len(requests) == 12 and {r.step for r in requests} == {"burst /heavy"}
     assert lab.requests == [("GET", "/heavy")] * 12
     assert most == 3
+
+
+def test_a_burst_with_a_rate_starts_its_requests_that_far_apart() -> None:
+    starts: list[float] = []
+    lab = Lab({"/leak": lambda request: (starts.append(time.monotonic()), httpx.Response(200))[1]})
+    scenario = _scenario([{"burst": {"path": "/leak", "method": "POST", "count": 5, "concurrency": 1, "rate": 20}}])
+    result = _run(scenario, FakeBackend(), lab)
+    assert len(result.runs[0].evidence.requests) == 5
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.04 and starts[-1] - starts[0] >= 0.19
+
+
+def test_a_burst_rate_must_be_positive() -> None:
+    with pytest.raises(ScenarioError, match=r"steps\[0\]\.burst\.rate: must be more than 0\.0, got 0"):
+        _scenario([{"burst": {"path": "/leak", "count": 5, "concurrency": 1, "rate": 0}}])
 
 
 def test_client_errors_are_classified_and_counted_as_kill_evidence() -> None:

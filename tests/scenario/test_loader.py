@@ -245,7 +245,7 @@ def test_unknown_nested_key(tmp_path: Path) -> None:
     path = write(tmp_path, VALID.replace("target: {}", "target: {prot: 80}"))
     assert load_error(path) == (
         f'{path}: target: unknown key "prot" '
-        "(expected one of: image, port, health_path, process, env)"
+        "(expected one of: image, port, health_path, process, env, kill_log_patterns)"
     )
 
 

@@ -265,9 +265,9 @@ def test_image_default_process() -> None:
 def test_unknown_process_kind() -> None:
     with pytest.raises(
         ScenarioError,
-        match=r'target\.process: unknown process kind "uwsgi" .*gunicorn, plain, image',
+        match=r'target\.process: unknown process kind "waitress" .*gunicorn, uwsgi, uvicorn, plain, image',
     ):
-        scenario(target={"process": {"kind": "uwsgi"}})
+        scenario(target={"process": {"kind": "waitress"}})
 
 
 def test_gunicorn_field_error_path_has_no_kind_tag() -> None:
@@ -668,7 +668,7 @@ def test_source_and_verdict_tuples() -> None:
         "restart_count", "console_logs", "metric_1m_avg", "metric_highres", "client",
         "health_probe",
     )  # fmt: skip
-    assert VERDICTS == ("visible", "partial", "gap", "unavailable", "none")
+    assert VERDICTS == ("visible", "partial", "gap", "misleading", "unavailable", "none")
 
 
 def test_unknown_source_lists_the_valid_ones() -> None:
@@ -686,7 +686,7 @@ def test_unknown_verdict() -> None:
         ScenarioError,
         match=re.escape(
             'expect.sources: client: "visble" is not a verdict '
-            "(expected one of: visible, partial, gap, unavailable, none)"
+            "(expected one of: visible, partial, gap, misleading, unavailable, none)"
         ),
     ):
         scenario(expect={"sources": {"client": ["visble"]}})

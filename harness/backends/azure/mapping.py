@@ -117,8 +117,10 @@ def system_observations(rows: list[LogRow]) -> list[Observation]:
 
 
 def console_observations(rows: list[LogRow]) -> list[Observation]:
-    """Console rows the line parser knows, timed by ``TimeGenerated``."""
-    return [obs for row in rows for obs in console_logs.parse_text(row.get("Log_s", "Log"), row.t)]
+    """Every console row as the line parser reads it, timed by ``TimeGenerated``; rows it
+    does not know are kept as kind ``line``, so that a scenario's own kill patterns can be
+    applied to them after the run (the runner then drops those no pattern wanted)."""
+    return [obs for row in rows for obs in console_logs.parse_text(row.get("Log_s", "Log"), row.t, keep_other=True)]
 
 
 def one_minute_points(series: MetricSeries) -> list[tuple[float, float]]:

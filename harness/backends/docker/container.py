@@ -26,6 +26,8 @@ from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 
 from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.reaper import ensure_reaper
+from harness.config import HarnessConfig
 from harness.errors import EngineError
 
 
@@ -51,14 +53,16 @@ class ContainerSpec:
 class LabContainer:
     """A started container that is removed when the ``with`` block ends."""
 
-    def __init__(self, client: docker.DockerClient, spec: ContainerSpec) -> None:
+    def __init__(self, client: docker.DockerClient, spec: ContainerSpec, config: HarnessConfig | None = None) -> None:
         self.client = client
         self.spec = spec
+        self.config = config or HarnessConfig()
         self.container: Container | None = None
         self.created_at = 0.0
         self._managed: DockerContainer | None = None
 
     def __enter__(self) -> LabContainer:
+        ensure_reaper(self.client, self.config)  # else testcontainers would pull its own from a registry
         self.created_at = time.time()
         self._managed = managed_container(self.spec, self.client)
         try:

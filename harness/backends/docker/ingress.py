@@ -33,6 +33,7 @@ from testcontainers.core.network import Network as TcNetwork
 from harness.backends.docker.container import published_port, remove_container
 from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
 from harness.backends.docker.image import Log, cached_image, choose_base, follow_build
+from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError
 from harness.scenario.model import Ingress
@@ -217,10 +218,11 @@ class IngressProxy:
 
     def __init__(
         self, client: docker.DockerClient, image: str, network: str, config_text: str,
-        labels: dict[str, str], name: str | None = None,
+        labels: dict[str, str], name: str | None = None, config: HarnessConfig | None = None,
     ) -> None:
         self.client = client
         self.name = name
+        self.config = config or HarnessConfig()
         self.image = image
         self.network = network
         self.config_text = config_text
@@ -228,6 +230,7 @@ class IngressProxy:
         self.container: Container | None = None
 
     def __enter__(self) -> IngressProxy:
+        ensure_reaper(self.client, self.config)  # else testcontainers would pull its own from a registry
         managed = DockerContainer(self.image, name=self.name).with_kwargs(network=self.network, labels=self.labels)
         managed.with_copy_into_container(self.config_text.encode(), CONFIG_PATH)
         managed.ports[f"{PROXY_PORT}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]  # 127.0.0.1 only
