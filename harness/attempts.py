@@ -117,7 +117,7 @@ def _attempts_by_id(evidence: RunEvidence) -> dict[str, list[Attempt]]:
                 for o in starts]
     killed = _killed_by_pid(attempts, sigkills) if sigkills else _killed_by_time(attempts, kill_times(evidence))
     grouped: dict[str, list[Attempt]] = {}
-    for obs, attempt, was_killed in zip(starts, attempts, killed):
+    for obs, attempt, was_killed in zip(starts, attempts, killed, strict=False):
         grouped.setdefault(str(obs.detail["id"]), []).append(replace(attempt, killed=was_killed))
     return grouped
 
@@ -225,7 +225,8 @@ def explain_run(traces: Sequence[RequestTrace]) -> str | None:
     if not killing:
         return None
     worst = max(killing, key=lambda t: t.kills or 0)
-    reached = f"Client request {worst.request_id} ({worst.method} {worst.path}) reached the app {_times(worst.attempts)}"
+    reached = (f"Client request {worst.request_id} ({worst.method} {worst.path}) "
+               f"reached the app {_times(worst.attempts)}")
     sent = worst.sent_by_proxy
     if sent is None:
         how = "with no ingress in front" if worst.attempts == 1 else "with no ingress log to say who re-sent it"
@@ -235,7 +236,8 @@ def explain_run(traces: Sequence[RequestTrace]) -> str | None:
         how = f"each attempt sent by the ingress (its first and {_count(worst.proxy_retries, 'retry', 'retries')})"
     else:
         how = "sent once by the ingress, which did not retry"
-    return f"{reached}, {how}, and {_count(worst.kills or 0, 'worker was', 'workers were')} OOM-killed; the client got {_answer(worst)}."
+    killed = _count(worst.kills or 0, "worker was", "workers were")
+    return f"{reached}, {how}, and {killed} OOM-killed; the client got {_answer(worst)}."
 
 
 def _times(n: int | None) -> str:

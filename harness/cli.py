@@ -178,9 +178,8 @@ def _results_in_guest(sources: list[str], config: HarnessConfig) -> list[Scenari
     """Results for ``compare --vm``: scenario files run in one guest boot, result files read."""
     from harness.result import load_result
     from harness.scenario import load_scenario
-    from harness.vm.session import guest_session
-
     from harness.scenario.catalog import resolve_scenario
+    from harness.vm.session import guest_session
 
     files = {s: str(resolve_scenario(s)) for s in sources if _is_scenario_file(s)}
     scenarios = {s: load_scenario(path) for s, path in files.items()}
@@ -207,7 +206,8 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     if args.out:
         out = Path(args.out)
         write_atomic(out / "compare.json", json.dumps(comparison.to_json(), indent=2) + "\n")
-        write_atomic(out / "compare.md", "# oom-harness compare\n\n" + render_comparison(comparison, "github", platform) + "\n")
+        markdown = render_comparison(comparison, "github", platform)
+        write_atomic(out / "compare.md", "# oom-harness compare\n\n" + markdown + "\n")
     print(text)
     return 0
 
@@ -278,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     eng = sub.add_parser("engine", help="container engine commands")
     eng_sub = eng.add_subparsers(dest="engine_command", required=True)
-    start = eng_sub.add_parser("start", help="ensure a Docker engine answers (installs/starts dockerd as root on Debian)")
+    start = eng_sub.add_parser(
+        "start", help="ensure a Docker engine answers (installs/starts dockerd as root on Debian)")
     start.set_defaults(func=cmd_engine_start)
 
     img = sub.add_parser("image", help="image commands")
@@ -331,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="boot it and check the OOM watch on a real cgroup v2 kill")
     vm_setup.set_defaults(func=cmd_vm_setup)
 
-    diag = sub.add_parser("diagnose", help="walk the memory-leak playbook on a result: leak, peak demand or another cause")
+    diag = sub.add_parser(
+        "diagnose", help="walk the memory-leak playbook on a result: leak, peak demand or another cause")
     diag.add_argument("result", help="a result.json (or the folder holding one) from any backend")
     diag.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     diag.set_defaults(func=cmd_diagnose)

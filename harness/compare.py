@@ -75,7 +75,7 @@ class Comparison:
                        "kills_per_request": side.kills_per_request,
                        "attempts_per_request": side.attempts_per_request,
                        "sent_by_ingress_per_request": [t.sent_by_proxy for t in side.traces]}
-                 for key, side in zip(("a", "b"), self.per_request)}
+                 for key, side in zip(("a", "b"), self.per_request, strict=False)}
         return {"per_request": {**sides, "verdict": self.per_request_verdict}}
 
 
@@ -199,7 +199,7 @@ def per_request_side_by_side(c: Comparison, fmt: str = "simple") -> str:
     """Kills per client request against attempts, for the requests that killed."""
     assert c.per_request is not None
     rows = []
-    for key, side in zip(("A", "B"), c.per_request):
+    for key, side in zip(("A", "B"), c.per_request, strict=False):
         retries = "no ingress" if side.retries is None else (str(side.retries) if side.retries else "off")
         rows.append((f"{key}: {side.scenario}", retries, len(side.traces),
                      span([t.sent_by_proxy for t in side.traces if t.sent_by_proxy is not None]),
@@ -212,7 +212,8 @@ def per_request_side_by_side(c: Comparison, fmt: str = "simple") -> str:
 def render_comparison(c: Comparison, fmt: str = "simple", platform: str | None = None) -> str:
     parts = [f"compare A={c.a.scenario} B={c.b.scenario}", "", "Gap matrices", matrix_side_by_side(c, fmt, platform),
              "", "Key figures", figures_side_by_side(c, fmt), "", "Changed between A and B"]
-    parts += [f"  - {ch.describe()}" + (" (procedure)" if ch.is_procedure else "") for ch in c.changes] or ["  (nothing)"]
+    parts += [f"  - {ch.describe()}" + (" (procedure)" if ch.is_procedure else "")
+              for ch in c.changes] or ["  (nothing)"]
     if c.per_request is not None:
         parts += ["", "Per client request (requests whose attempts caused a kill)", per_request_side_by_side(c, fmt),
                   "", f"Which explanation: {c.per_request_verdict}"]

@@ -250,7 +250,9 @@ def oom_harness(oom_harness_session: HarnessSession, request: pytest.FixtureRequ
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Add the gap matrix of every scenario a failed test ran to its report."""
     report = yield
     results = item.stash.get(RESULTS, [])

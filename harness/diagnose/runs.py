@@ -100,7 +100,7 @@ def facts_of(evidence: RunEvidence, figures: RunFigures) -> RunFacts:
     resets: tuple[Reset, ...] = ()
     if series is not None:
         following = [*times[1:], None]
-        resets = tuple(reset_after(series, t, nxt, climb) for t, nxt in zip(times, following))
+        resets = tuple(reset_after(series, t, nxt, climb) for t, nxt in zip(times, following, strict=False))
     return RunFacts(evidence, figures, tuple(times), source, _confirmed(evidence, times), series, climb, resets,
                     false_kills(evidence))
 

@@ -112,7 +112,8 @@ def _kill_line(run: RunFacts) -> str:
     if run.confirmed:
         line = f"run {run.run}: {count} OOM kill{'s' if count > 1 else ''} (from {run.kill_source})"
     else:
-        line = f"run {run.run}: {count} kill{'s' if count > 1 else ''} by SIGKILL, not confirmed as OOM (from {run.kill_source})"
+        kills = f"{count} kill{'s' if count > 1 else ''}"
+        line = f"run {run.run}: {kills} by SIGKILL, not confirmed as OOM (from {run.kill_source})"
     victim = next((k for k in run.evidence.kills if k.victim_name), None)
     if victim is not None:
         rss = f", anon RSS {victim.anon_rss_kb / 1024:.0f} MB" if victim.anon_rss_kb else ""
@@ -223,7 +224,9 @@ def _growth_of(run: RunFacts) -> tuple[str, list[str], list[str]]:
     return NO, [line + ("; well below it" if share < FAR_BELOW else "")], unknown
 
 
-def _minute_growth(run: RunFacts, share: float | None, line: str, unknown: list[str]) -> tuple[str, list[str], list[str]]:
+def _minute_growth(
+    run: RunFacts, share: float | None, line: str, unknown: list[str]
+) -> tuple[str, list[str], list[str]]:
     if run.killed:
         return YES, [line + "; the kill itself shows memory reached the limit in between"], unknown
     if share is not None and share >= NEAR_LIMIT:

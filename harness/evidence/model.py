@@ -90,9 +90,9 @@ class MemorySample:
 class ClientRequest:
     """One request the client sent, and what came back.
 
-    ``body`` keeps the first 300 characters of an answer with status 400 or
-    more, so a report can show what a proxy told the client. ``error`` is one of ``reset``, ``empty_reply``, ``timeout``, ``connect``, ``5xx``,
-    ``unexpected_status`` or None.
+    ``body`` keeps the first 300 characters of an answer with status 400 or more, so a
+    report can show what a proxy told the client. ``error`` is one of ``reset``,
+    ``empty_reply``, ``timeout``, ``connect``, ``5xx``, ``unexpected_status`` or None.
     """
 
     t: float

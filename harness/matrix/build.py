@@ -80,7 +80,8 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
     analogue = BY_ID[source].azure_analogue
     if not evidence.available(source):
         reason = evidence.status.get(source)
-        return MatrixRow(source, analogue, None, truth, "unavailable", reason.reason if reason and reason.reason else "not collected")
+        why = reason.reason if reason and reason.reason else "not collected"
+        return MatrixRow(source, analogue, None, truth, "unavailable", why)
     if source == "metric_highres":
         seen, note, under = _highres(evidence)
     elif source == "metric_1m_avg":
@@ -195,7 +196,7 @@ def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:
         return 0, "no 1-minute points", False
     times = kill_times(evidence)
     seen = 0
-    for (start, avg), (_, next_avg) in zip(points, points[1:]):
+    for (start, avg), (_, next_avg) in zip(points, points[1:], strict=False):
         has_kill = any(start <= t < start + 60 for t in times)
         if has_kill and next_avg <= (1 - MINUTE_DROP) * avg:
             seen += 1

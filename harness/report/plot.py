@@ -24,7 +24,7 @@ def plot_timeline(result: ScenarioResult, out_dir: Path, stem: str = "timeline")
     plt = _pyplot()
     runs = result.runs
     fig, axes = plt.subplots(len(runs), 1, figsize=(10, 3.2 * len(runs)), squeeze=False, sharex=False)
-    for ax, run in zip(axes[:, 0], runs):
+    for ax, run in zip(axes[:, 0], runs, strict=False):
         _draw_run(ax, run.evidence, f"{result.scenario}, run {run.evidence.run}")
     axes[-1, 0].set_xlabel("seconds since the container started")
     fig.tight_layout()
@@ -55,7 +55,7 @@ def _draw_run(ax: Any, evidence: RunEvidence, title: str) -> None:
     t0 = evidence.started_at
     samples = [(s.t - t0, s.usage_bytes / MIB) for s in evidence.samples if s.usage_bytes is not None]
     if samples:
-        ax.plot(*zip(*samples), color="tab:blue", linewidth=1.0, label="usage, high resolution")
+        ax.plot(*zip(*samples, strict=False), color="tab:blue", linewidth=1.0, label="usage, high resolution")
     end = max((t for t, _ in samples), default=evidence.ended_at - t0)
     _draw_one_minute(ax, evidence, t0, end)
     if evidence.memory_limit_bytes:

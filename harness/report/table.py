@@ -9,7 +9,6 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.attempts import RequestTrace, explain_run, trace_requests
-
 from harness.collectors import console_logs
 from harness.evidence import Kill, Observation, RunEvidence
 from harness.matrix import RunFigures
@@ -36,7 +35,8 @@ def matrix_rows(matrix: list[MatrixRow], platform: str = "azure") -> list[tuple[
 def matrix_table(matrix: list[MatrixRow], fmt: str = "simple", platform: str = "azure") -> str:
     """The gap matrix as a table, with ``platform``'s analogues (azure or kubernetes)."""
     headers = ("source", PLATFORM_HEADERS[platform], "kills seen", "verdict", "note")
-    return tabulate(matrix_rows(matrix, platform), headers=headers, tablefmt=fmt, maxcolwidths=[None, 34, None, None, 40])
+    return tabulate(matrix_rows(matrix, platform), headers=headers, tablefmt=fmt,
+                    maxcolwidths=[None, 34, None, None, 40])
 
 
 def run_rows(result: ScenarioResult) -> list[tuple[Any, ...]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-
 from typing import Any
 
 import httpx
@@ -15,12 +14,12 @@ from harness.collectors.client import new_client, send
 from harness.evidence import ClientRequest
 from harness.runner.conditions import ConditionState
 from harness.scenario.model import (
-    Step,
     BurstStep,
     HttpStep,
     PollStep,
     SleepStep,
     SnapshotStep,
+    Step,
     WaitExitStep,
     WaitHealthyStep,
     WaitStep,
@@ -100,7 +99,8 @@ class StepDriver:
         state = ConditionState(step.until)
         deadline = self._bounded(step.timeout)
         while True:
-            record, response = send(self.http, f"poll {step.path}", step.method, step.path, timeout=max(step.every, self.request_bound_s))
+            record, response = send(self.http, f"poll {step.path}", step.method, step.path,
+                                    timeout=max(step.every, self.request_bound_s))
             self.requests.append(record)
             body = _json_or_none(response)
             if state.holds(self.session.live(), response.status_code if response else None, body):

@@ -21,10 +21,10 @@ MIB = 1024 * 1024
 def oom_watch(job: dict[str, Any]) -> dict[str, Any]:
     import docker
 
+    from harness import cgroupfs
     from harness.backends.docker.container import ContainerSpec, LabContainer
     from harness.collectors import kernel_log
     from harness.collectors.cgroup import CgroupOomCollector
-    from harness import cgroupfs
 
     client = docker.from_env(timeout=600)
     script = f"sleep {IDLE_S + 1:g}; python3 -c 'b = bytearray(400 * 1024 * 1024)'; sleep 3"
@@ -52,7 +52,7 @@ def oom_watch(job: dict[str, Any]) -> dict[str, Any]:
         kmsg.stop()
     kernel = kernel_log.kills_from(kernel_log.find_kills(kmsg.snapshot(), container_id), kmsg.boot_wall)
     detected = [o.t for o in watch.snapshot()]
-    latency = [round((d - k.t) * 1000, 1) for k, d in zip(kernel, detected)]
+    latency = [round((d - k.t) * 1000, 1) for k, d in zip(kernel, detected, strict=False)]
     return {
         "passed": watch.kills == 1 and watch.detection.startswith("poll(memory.events") and idle["wakes"] == 0,
         "cgroup": {"version": cgroup.version, "path": str(cgroup.path)},
@@ -80,8 +80,8 @@ def record_oom_kinds(job: dict[str, Any]) -> dict[str, Any]:
     """
     import docker
 
-    from harness.collectors import kernel_log
     from harness import cgroupfs
+    from harness.collectors import kernel_log
 
     client = docker.from_env(timeout=600)
     labels = {job["label"]: "check"}

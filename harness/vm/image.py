@@ -106,7 +106,8 @@ def find_guest_image(config: HarnessConfig) -> GuestImage | None:
             digest=data["digest"], disk=folder / "disk.img", kernel=folder / "vmlinuz",
             initrd=folder / "initrd.img", kernel_release=data["kernel_release"], packages=data["packages"])
     except (OSError, ValueError, KeyError) as exc:
-        raise GuestError(f"{manifest}: unreadable guest manifest ({exc}); remove {folder} and run `harness vm setup`") from exc
+        raise GuestError(
+            f"{manifest}: unreadable guest manifest ({exc}); remove {folder} and run `harness vm setup`") from exc
 
 
 def ensure_guest_image(config: HarnessConfig, log: Log = print, force: bool = False) -> GuestImage:

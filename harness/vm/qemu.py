@@ -22,8 +22,8 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from importlib.metadata import distribution
 from dataclasses import dataclass
+from importlib.metadata import distribution
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,8 +31,8 @@ from typing import Any
 from harness.config import HarnessConfig
 from harness.errors import GuestError
 from harness.procs import alive
-from harness.vm.image import IMAGES_TAG, SHARE_TAG, GuestImage, require_tool
 from harness.vm.agent import write_json
+from harness.vm.image import IMAGES_TAG, SHARE_TAG, GuestImage, require_tool
 
 Log = Callable[[str], None]
 

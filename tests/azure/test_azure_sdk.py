@@ -12,7 +12,7 @@ import json
 import sys
 import types
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -220,7 +220,7 @@ def test_replicas_of_the_latest_revision_in_either_model_style(sdk: Sdk) -> None
 
 
 def test_log_rows_come_back_as_az_prints_them(sdk: Sdk) -> None:
-    when = datetime(2026, 4, 10, 14, 8, 14, 502000, tzinfo=timezone.utc)
+    when = datetime(2026, 4, 10, 14, 8, 14, 502000, tzinfo=UTC)
     table = types.SimpleNamespace(name="PrimaryResult", columns=["TimeGenerated", "Log_s", "Count_d"],
                                   rows=[[when, "Worker (pid:7) was sent SIGKILL!", 1.0]])
     sdk.answers["logs"] = types.SimpleNamespace(status="Success", tables=[table])
@@ -230,7 +230,7 @@ def test_log_rows_come_back_as_az_prints_them(sdk: Sdk) -> None:
                      "Log_s": "Worker (pid:7) was sent SIGKILL!", "Count_d": "1.0"}]
     ((_, (workspace, query), kwargs),) = sdk.calls
     assert (workspace, query) == ("ws-1", "ContainerAppConsoleLogs_CL")
-    assert kwargs["timespan"][0] == datetime(2026, 4, 10, 14, 0, tzinfo=timezone.utc)
+    assert kwargs["timespan"][0] == datetime(2026, 4, 10, 14, 0, tzinfo=UTC)
     assert log_rows(rows, "logs")[0].t == pytest.approx(when.timestamp())
 
 

@@ -9,15 +9,14 @@ SDK versions installed.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import importlib
-import os
 
 import pytest
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 from recorded_inputs import Recorded
 
-from harness.evidence import Kill
-
 from harness.collectors.kernel_log import (
     KernelKill,
     KmsgRecord,
     find_kills,
     kills_from,
-    parse_dmesg_line,
     pair_with_counter,
+    parse_dmesg_line,
     parse_kmsg_record,
     to_observations,
 )
+from harness.evidence import Kill
 
 V2_ID = "3f4e9b2c1d0a8e7f6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
 V2_OTHER = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"

@@ -139,7 +139,8 @@ def test_spike_is_peak_demand_over_the_limit(spike: ScenarioResult) -> None:
     assert (found.conclusion, found.confidence) == (PEAK, "firm")
     assert found.branch("shape").answer == "jump"
     jump = found.branch("shape").evidence[0]
-    assert "a jump from 30 MB to 512 MB in 0.8 s, on one request: POST /spike (step spike), which got empty_reply" in jump
+    assert ("a jump from 30 MB to 512 MB in 0.8 s, on one request: POST /spike (step spike), "
+            "which got empty_reply") in jump
     assert found.branch("repeat").answer == "no"
 
 
@@ -165,7 +166,8 @@ def test_no_kill_and_low_memory_is_another_cause() -> None:
     assert [b.key for b in found.branches] == ["kill", "growth"]
     assert found.branch("kill").answer == "no"
     assert "run 1: no OOM kill (the cgroup counter stayed at 0)" in found.branch("kill").evidence
-    assert "working set stayed near 60 MB, 12% of the 512 MiB limit; well below it" in found.branch("growth").evidence[0]
+    growth = found.branch("growth").evidence[0]
+    assert "working set stayed near 60 MB, 12% of the 512 MiB limit; well below it" in growth
     assert found.branch("growth").answer == "no"
     assert any("exited with code(s) 1" in line for line in found.advice)
 
@@ -184,7 +186,8 @@ def test_a_platform_without_samples_judges_growth_from_console_lines() -> None:
     found = diagnose_runs(runs, "azure-gradual")
     assert found.backend == "azure"
     assert (found.conclusion, found.confidence) == (LEAK, "firm")
-    assert "RSS logged by the app rose from 47 MB to 495 MB over the 14.0 s before the kill" in found.branch("growth").evidence[0]
+    growth = found.branch("growth").evidence[0]
+    assert "RSS logged by the app rose from 47 MB to 495 MB over the 14.0 s before the kill" in growth
     assert found.branch("repeat").answer == "yes, in every run"
     undecided = " ".join(found.undecided)
     assert "no high-resolution samples on this backend: growth judged from the 29 RSS lines" in undecided

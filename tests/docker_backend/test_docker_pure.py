@@ -18,7 +18,12 @@ from harness.backends.docker.backend import container_spec
 from harness.backends.docker.container import LabContainer, managed_container
 from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
 from harness.backends.docker.image import (
-    IMAGE_PACKAGE_INIT, PACKAGE_ROOT, SOURCE_PATTERNS, assemble_context, follow_build, source_digest,
+    IMAGE_PACKAGE_INIT,
+    PACKAGE_ROOT,
+    SOURCE_PATTERNS,
+    assemble_context,
+    follow_build,
+    source_digest,
 )
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError, ScenarioError
@@ -131,7 +136,8 @@ def testfollow_build_takes_the_image_id_and_stops_at_errors() -> None:
     ]
     assert follow_build(iter(stream), logged.append) == "sha256:800ebe148509aa"
     assert logged == ["image: Step 1/9 : ARG BASE_IMAGE=python:3.11-slim"]
-    legacy: list[dict[str, Any]] = [{"stream": "Successfully built 800ebe148509\n"}, {"stream": "Successfully tagged x:latest\n"}]
+    legacy: list[dict[str, Any]] = [{"stream": "Successfully built 800ebe148509\n"},
+                                    {"stream": "Successfully tagged x:latest\n"}]
     assert follow_build(iter(legacy), logged.append) == "800ebe148509"
     assert follow_build(iter([{"stream": "Step 1/1 : FROM x\n"}]), logged.append) is None
     failing: list[dict[str, Any]] = [{"stream": "Step 5/9 : RUN pip install\n"},

@@ -3,11 +3,7 @@ carries it into the container, and the image's cache key."""
 
 from __future__ import annotations
 
-import io
-import tarfile
-
 from harness.backends.docker.ingress import (
-    CONFIG_PATH,
     READY_PATH,
     dockerfile_digest,
     haproxy_config,

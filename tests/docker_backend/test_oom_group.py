@@ -9,10 +9,10 @@ import pytest
 
 from harness.backends.docker.backend import DockerBackend
 from harness.backends.docker.oomgroup import enable_group_kill, require_cgroup_v2
+from harness.cgroupfs import CgroupMemory
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ScenarioError
 from harness.scenario import load_scenario
-from harness.cgroupfs import CgroupMemory
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

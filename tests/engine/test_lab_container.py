@@ -8,9 +8,9 @@ import docker
 import httpx
 import pytest
 
+from harness import cgroupfs
 from harness.backends.docker.container import ContainerSpec, LabContainer
 from harness.config import HarnessConfig
-from harness import cgroupfs
 
 pytestmark = pytest.mark.engine
 MIB = 1024 * 1024

@@ -77,7 +77,8 @@ def test_the_run_sentence_names_the_retries(retry: ScenarioResult, off: Scenario
     assert "reached the app 6 times, each attempt sent by the ingress (its first and 5 retries)" in on_sentence
     assert "6 workers were OOM-killed; the client got status 502" in on_sentence
     off_sentence = explain_run(trace_requests(off.runs[0].evidence))
-    assert off_sentence is not None and "reached the app once, sent once by the ingress, which did not retry" in off_sentence
+    assert off_sentence is not None
+    assert "reached the app once, sent once by the ingress, which did not retry" in off_sentence
 
 
 def test_a_spike_with_no_ingress_is_traced_too() -> None:

@@ -87,7 +87,8 @@ def test_ground_truth_falls_back_to_the_source_that_saw_most() -> None:
     assert ground_truth(evidence) == (2, "estimated from console_logs")
     assert kill_times(evidence) == [10.0, 70.0]
     rows = _rows(evidence)
-    assert (rows["console_logs"].verdict, rows["client"].verdict, rows["client"].kills_seen) == ("visible", "partial", 1)
+    seen = (rows["console_logs"].verdict, rows["client"].verdict, rows["client"].kills_seen)
+    assert seen == ("visible", "partial", 1)
     assert rows["cgroup"].verdict == "unavailable" and rows["cgroup"].ground_truth_kills == 2
 
 

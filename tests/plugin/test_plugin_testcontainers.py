@@ -51,4 +51,5 @@ def test_a_forgotten_plain_container_goes_with_the_session(
     left = docker_client.containers.list(all=True, filters=forgotten)
     for container in left:
         container.remove(force=True)
-    assert not left, f"the session's reaper did not remove the forgotten container within {time.monotonic() - ended:.0f} s"
+    waited = time.monotonic() - ended
+    assert not left, f"the session's reaper did not remove the forgotten container within {waited:.0f} s"

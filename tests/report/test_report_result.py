@@ -36,7 +36,8 @@ def _evidence(run: int, kill_at: float) -> RunEvidence:
     evidence.run = run
     evidence.kills = [Kill(t=kill_at, victim_pid=7, victim_name="gunicorn", anon_rss_kb=506000,
                            detected_at=kill_at + 0.0141, kernel_t=kill_at)]
-    evidence.samples = [MemorySample(kill_at - 0.05, 502 * MIB, 500 * MIB), MemorySample(kill_at + 0.05, 30 * MIB, None)]
+    evidence.samples = [MemorySample(kill_at - 0.05, 502 * MIB, 500 * MIB),
+                        MemorySample(kill_at + 0.05, 30 * MIB, None)]
     evidence.highwater_bytes = 512 * MIB
     evidence.one_minute = [(960.0, 71.3 * MIB), (1020.0, 30.0 * MIB)]
     evidence.requests = [ClientRequest(1001.0, "start", "POST", "/start", 202, None, 12.5, "abc123")]

@@ -22,7 +22,6 @@ from harness.vm.image import GuestImage, ensure_guest_image, find_guest_image
 from harness.vm.session import GuestSession, guest_session
 
 
-
 def _unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"CI=true but the cgroup v2 guest cannot be had: {reason}", pytrace=False)

@@ -113,7 +113,8 @@ def test_the_root_file_system_boots_into_the_agent(tmp_path: Path) -> None:
     configure_root(tmp_path)
     assert "/mnt/share 9p" in (tmp_path / "etc/fstab").read_text()
     unit = tmp_path / "etc/systemd/system/multi-user.target.wants/oom-harness-agent.service"
-    assert unit.is_symlink() and "harness.vm.agent" in (tmp_path / "etc/systemd/system/oom-harness-agent.service").read_text()
+    service = tmp_path / "etc/systemd/system/oom-harness-agent.service"
+    assert unit.is_symlink() and "harness.vm.agent" in service.read_text()
     assert not (tmp_path / "etc/systemd/system/timers.target.wants").exists()
     assert len(image_digest()) == 16
 

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def parse_time(value: Any, where: str) -> float:
     else:
         raise AzureDataError(f"{where}: {value!r} is not a time")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # Azure times are UTC
+        moment = moment.replace(tzinfo=UTC)  # Azure times are UTC
     return moment.timestamp()
 
 
@@ -158,7 +158,7 @@ def _table_records(tables: Any, where: str) -> list[dict[str, Any]]:
         try:
             names = [c["name"] if isinstance(c, Mapping) else str(c) for c in table["columns"]]
             for row in table["rows"]:
-                records.append(dict(zip(names, row)))
+                records.append(dict(zip(names, row, strict=False)))
         except (KeyError, TypeError) as exc:
             raise AzureDataError(f"{where}: a table lacks columns or rows ({exc})") from exc
     return records

@@ -54,4 +54,4 @@ def wait_until_stable(
 
 def _describe(signature: tuple[int, ...]) -> str:
     names = ("system rows", "console rows", "memory minutes", "restart minutes", "replica restarts")
-    return ", ".join(f"{n} {'n/a' if v < 0 else v}" for n, v in zip(names, signature))
+    return ", ".join(f"{n} {'n/a' if v < 0 else v}" for n, v in zip(names, signature, strict=False))

@@ -10,7 +10,7 @@ which the figures (replacement PIDs, kill threshold) need.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
 CONSOLE_TABLE = "ContainerAppConsoleLogs_CL"
@@ -23,7 +23,7 @@ METRIC_NAMESPACE = "Microsoft.App/containerApps"
 
 def iso(t: float) -> str:
     """A Unix time as the UTC ISO 8601 text KQL and the metrics API take."""
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _quoted(values: tuple[str, ...]) -> str:

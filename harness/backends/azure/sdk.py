@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -60,8 +60,8 @@ def as_json(model: Any) -> dict[str, Any]:
 def cli_value(value: Any) -> str:
     """A cell as ``az monitor log-analytics query`` prints it (text; times in ISO 8601 UTC)."""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return str(value)
 
 
@@ -72,7 +72,7 @@ def cli_rows(tables: Any) -> list[dict[str, str]]:
         names = [c if isinstance(c, str) else getattr(c, "name", str(c)) for c in table.columns]
         for row in table.rows:
             item = {"TableName": str(getattr(table, "name", "PrimaryResult"))}
-            item.update({name: cli_value(value) for name, value in zip(names, row)})
+            item.update({name: cli_value(value) for name, value in zip(names, row, strict=False)})
             rows.append(item)
     return rows
 
@@ -173,7 +173,7 @@ class SdkAzureApi:
         return [as_json(replica) for replica in getattr(collection, "value", None) or []]
 
     def query_logs(self, workspace_id: str, query: str, start: float, end: float) -> list[dict[str, Any]]:
-        span = (datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc))
+        span = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
         result = self._call("querying Log Analytics", self.logs.query_workspace, workspace_id, query, timespan=span)
         if getattr(result, "status", None) == self._partial:
             error = getattr(result, "partial_error", None)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from harness.errors import EngineError, ScenarioError
 from harness.cgroupfs import CgroupMemory
+from harness.errors import EngineError, ScenarioError
 
 FILE = "memory.oom.group"
 

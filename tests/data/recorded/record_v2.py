@@ -34,7 +34,8 @@ def write(outcome: dict) -> None:  # type: ignore[type-arg]
         got = outcome[kind]
         (folder / "container_id.txt").write_text(got["container_id"] + "\n")
         (folder / "kmsg.txt").write_text("".join(line + "\n" for line in got["kmsg"]))
-        (folder / "inspects.jsonl").write_text("".join(json.dumps(i, sort_keys=True) + "\n" for i in changes(got["inspects"])))
+        lines = (json.dumps(i, sort_keys=True) + "\n" for i in changes(got["inspects"]))
+        (folder / "inspects.jsonl").write_text("".join(lines))
         for name in ("cgroup_before", "cgroup_after"):
             (folder / f"{name}.json").write_text(json.dumps(got[name], indent=1, sort_keys=True) + "\n")
     (HERE / "engine.json").write_text(json.dumps(outcome["engine"], indent=1, sort_keys=True) + "\n")
