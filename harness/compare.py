@@ -181,7 +181,7 @@ def matrix_side_by_side(c: Comparison, fmt: str = "simple", platform: str | None
         other = b_rows.get(row.source)
         cells = (row.source, _cell(row), _cell(other) if other else "-")
         rows.append(cells + ((analogue(row.source, platform),) if platform else ()))
-    headers = ("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}")
+    headers: tuple[str, ...] = ("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}")
     if platform:
         headers += (PLATFORM_HEADERS[platform],)
     return tabulate(rows, headers=headers, tablefmt=fmt, maxcolwidths=[None, None, None, 50])

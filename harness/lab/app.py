@@ -404,7 +404,7 @@ def fill_cache() -> Response:
 
 
 @bp.get("/cache")
-def read_cache() -> Response:
+def read_cache() -> Response | tuple[Response, int]:
     """Read the cached file again: slower once reclaim has evicted its pages."""
     path = _cache_file()
     if not path.exists():
