@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from harness.errors import ScenarioError
 from harness.scenario import Scenario, parse_scenario
+from harness.scenario.commands import process_command, target_command
 from harness.scenario.model import (
     SOURCE_IDS,
     VERDICTS,
@@ -176,7 +177,7 @@ def test_scenario_level_bounds(key: str, value: Any, message: str) -> None:
 
 
 def test_gunicorn_command_line_defaults() -> None:
-    assert GunicornProcess().command(8080) == [
+    assert process_command(GunicornProcess(), 8080) == [
         "gunicorn",
         "--bind", "0.0.0.0:8080",
         "--workers", "1",
@@ -192,7 +193,7 @@ def test_gunicorn_command_line_all_options() -> None:
         workers=2, threads=8, timeout=30, max_requests=100, max_requests_jitter=10,
         extra_args=["--log-level", "debug"], app="myapp:app",
     )  # fmt: skip
-    assert process.command(9000) == [
+    assert process_command(process, 9000) == [
         "gunicorn",
         "--bind", "0.0.0.0:9000",
         "--workers", "2",
@@ -207,7 +208,7 @@ def test_gunicorn_command_line_all_options() -> None:
 
 
 def test_sync_worker_command_has_no_threads() -> None:
-    command = GunicornProcess(worker_class="sync").command(8080)
+    command = process_command(GunicornProcess(worker_class="sync"), 8080)
     assert "--threads" not in command
     assert command[command.index("--worker-class") + 1] == "sync"
 
@@ -244,8 +245,8 @@ def test_plain_process() -> None:
         }
     ).target
     assert isinstance(target.process, PlainProcess)
-    assert target.command() == ["python", "-m", "x"]
-    assert target.process.command(1234) == ["python", "-m", "x"]
+    assert target_command(target) == ["python", "-m", "x"]
+    assert process_command(target.process, 1234) == ["python", "-m", "x"]
     assert not target.uses_lab_image
 
 
@@ -259,7 +260,7 @@ def test_plain_process_needs_a_command() -> None:
 def test_image_default_process() -> None:
     target = scenario(target={"process": "image"}).target
     assert isinstance(target.process, ImageDefault)
-    assert target.command() is None
+    assert target_command(target) is None
 
 
 def test_unknown_process_kind() -> None:

@@ -11,6 +11,7 @@ import pytest
 from harness.errors import ScenarioError
 from harness.scenario import Scenario, load_scenario, parse_scenario
 from harness.scenario.catalog import SHIPPED_DIR
+from harness.scenario.commands import process_command
 from harness.scenario.model import GunicornProcess, UvicornProcess, UwsgiProcess
 
 
@@ -30,7 +31,7 @@ def test_uwsgi_defaults_and_command() -> None:
     process = scenario({"process": "uwsgi"}).target.process
     assert isinstance(process, UwsgiProcess)
     assert (process.workers, process.threads, process.harakiri, process.max_requests) == (2, 1, 0, 0)
-    assert process.command(8080) == [
+    assert process_command(process, 8080) == [
         "uwsgi", "--master", "--processes", "2", "--http-socket", "0.0.0.0:8080", "--module",
         "harness.lab.app:app", "--enable-threads", "--single-interpreter", "--die-on-term", "--need-app",
         "--disable-logging",
@@ -40,7 +41,7 @@ def test_uwsgi_defaults_and_command() -> None:
 def test_uwsgi_options() -> None:
     process = UwsgiProcess(workers=4, threads=2, harakiri=30, max_requests=100, extra_args=["--thunder-lock"],
                            app="my.wsgi:application")
-    argv = process.command(9000)
+    argv = process_command(process, 9000)
     assert argv[:6] == ["uwsgi", "--master", "--processes", "4", "--threads", "2"]
     assert argv[argv.index("--module") + 1] == "my.wsgi:application"
     assert argv[-5:] == ["--harakiri", "30", "--max-requests", "100", "--thunder-lock"]
@@ -50,7 +51,7 @@ def test_uwsgi_options() -> None:
 def test_uvicorn_defaults_and_command() -> None:
     process = scenario({"process": {"kind": "uvicorn"}}).target.process
     assert isinstance(process, UvicornProcess)
-    assert process.command(8080) == [
+    assert process_command(process, 8080) == [
         "uvicorn", "--host", "0.0.0.0", "--port", "8080", "--workers", "2", "--interface", "wsgi",
         "--no-access-log", "harness.lab.app:app",
     ]  # fmt: skip
@@ -58,7 +59,7 @@ def test_uvicorn_defaults_and_command() -> None:
 
 def test_uvicorn_for_an_asgi_app_with_its_access_log() -> None:
     process = UvicornProcess(app="app:app", workers=3, interface="auto", access_log=True, extra_args=["--http", "h11"])
-    assert process.command(8000) == ["uvicorn", "--host", "0.0.0.0", "--port", "8000", "--workers", "3",
+    assert process_command(process, 8000) == ["uvicorn", "--host", "0.0.0.0", "--port", "8000", "--workers", "3",
                                      "--interface", "auto", "--http", "h11", "app:app"]
 
 

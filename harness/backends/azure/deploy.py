@@ -17,6 +17,7 @@ from typing import Any
 from harness.backends.azure.errors import AzureError
 from harness.backends.azure.settings import AzureSettings
 from harness.scenario import Scenario
+from harness.scenario.commands import target_command
 
 GIB = 1024**3
 TAG = "oom-harness"
@@ -101,7 +102,7 @@ def app_body(
     target = scenario.target
     container: dict[str, Any] = {"name": CONTAINER, "image": image_reference(scenario, settings),
                                  "resources": resources(scenario)}
-    command = target.command()
+    command = target_command(target)
     if command:
         container["command"] = command
     if target.env:
