@@ -13,7 +13,7 @@ import pytest
 from harness.backends.fake import scripted_evidence
 from harness.errors import HarnessError, ResultError
 from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence
-from harness.matrix import aggregate, build_matrix, figures
+from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.report import files as report_files
 from harness.report import render_text, write_reports
 from harness.report.files import write_result_set
@@ -291,3 +291,21 @@ def test_a_json_that_is_no_object_is_refused(tmp_path: Path) -> None:
     (tmp_path / "result.json").write_text("[1, 2]\n")
     with pytest.raises(HarnessError, match="not a harness result \\(a JSON list"):
         load_result(tmp_path)
+
+
+# --- golden results: verdicts recomputed from the stored evidence -----------------------
+
+
+def _verdicts(rows: list[MatrixRow]) -> list[tuple[str, str, int | None, int]]:
+    return [(r.source, r.verdict, r.kills_seen, r.ground_truth_kills) for r in rows]
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda p: p.stem)
+def test_stored_verdicts_follow_from_the_stored_evidence(path: Path) -> None:
+    """The matrix built today from each recorded run's evidence is the matrix recorded then,
+    run by run and aggregated: a change in how verdicts are made cannot pass unnoticed."""
+    result = load_result(path)
+    rebuilt = [build_matrix(run.evidence) for run in result.runs]
+    for run, matrix in zip(result.runs, rebuilt, strict=True):
+        assert _verdicts(matrix) == _verdicts(run.matrix), f"run {run.evidence.run}"
+    assert _verdicts(aggregate(rebuilt)) == _verdicts(result.matrix)
