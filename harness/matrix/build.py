@@ -20,6 +20,7 @@ from typing import Any
 from harness.evidence import Kill, RunEvidence
 from harness.matrix.claims import pair_kill_lines
 from harness.matrix.sources import BY_ID, SOURCES
+from harness.scenario.fields import VERDICTS, Verdict
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
 HIGHRES_DROP = 0.25  # a drop of a quarter of the pre-kill level marks a kill in a series
@@ -34,7 +35,7 @@ class MatrixRow:
     azure_analogue: str
     kills_seen: int | None
     ground_truth_kills: int
-    verdict: str  # visible | partial | gap | misleading | unavailable | none
+    verdict: Verdict
     note: str = ""
     false_claims: int = 0  # kills the source claimed that did not happen (console kill lines)
 
@@ -46,8 +47,16 @@ class MatrixRow:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MatrixRow:
         return cls(data["source"], data["azure_analogue"], data.get("kills_seen"),
-                   int(data["ground_truth_kills"]), data["verdict"], data.get("note", ""),
+                   int(data["ground_truth_kills"]), _verdict(data["verdict"]), data.get("note", ""),
                    int(data.get("false_claims") or 0))
+
+
+def _verdict(value: object) -> Verdict:
+    """A stored verdict, checked against the known ones."""
+    for known in VERDICTS:
+        if value == known:
+            return known
+    raise ValueError(f"unknown verdict {value!r} (expected one of {', '.join(VERDICTS)})")
 
 
 def ooms(evidence: RunEvidence) -> list[Kill]:
@@ -113,7 +122,7 @@ def _console_row(evidence: RunEvidence, analogue: str, truth: int) -> MatrixRow:
                      verdict(len(claims.matched), truth, false_claims=false), note, false)
 
 
-def verdict(seen: int, truth: int, under_reports_peak: bool = False, false_claims: int = 0) -> str:
+def verdict(seen: int, truth: int, under_reports_peak: bool = False, false_claims: int = 0) -> Verdict:
     """misleading: claimed kills that did not happen (whatever else it saw); visible: saw
     every kill; partial: some, or all but with the peak under-reported; gap: none; none:
     there was no kill to see."""
