@@ -11,7 +11,7 @@ from harness.result import ScenarioResult
 ROOT = Path(__file__).resolve().parents[2]
 #: The shipped scenarios run in the guest by CI.
 IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry",
-            "gradual-group-kill", "spike-group-kill")
+            "gradual-group-kill", "spike-group-kill", "gradual-uwsgi", "gradual-uvicorn", "worker-timeout")
 
 
 def keep(result: ScenarioResult) -> None:
