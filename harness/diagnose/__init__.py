@@ -10,10 +10,16 @@ for that case and what the evidence could not decide.
     from harness.result import load_result
 
     print(render_diagnosis(diagnose(load_result("results/gradual"))))
+
+The tree decides on the typed answers of :mod:`harness.diagnose.verdicts`; what a reader
+sees for each of them is written once, in :mod:`harness.diagnose.wording`.
 """
 
-from harness.diagnose.model import LEAK, OTHER, PEAK, TITLES, Branch, Diagnosis
+from harness.diagnose.model import LEAK, OTHER, PEAK, Branch, Diagnosis
 from harness.diagnose.render import render_diagnosis
 from harness.diagnose.tree import diagnose, diagnose_runs
+from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Growth, Kill, Question, Repeat, Shape
+from harness.diagnose.wording import TITLES, WORDS, words
 
-__all__ = ["LEAK", "OTHER", "PEAK", "TITLES", "Branch", "Diagnosis", "diagnose", "diagnose_runs", "render_diagnosis"]
+__all__ = ["LEAK", "OTHER", "PEAK", "TITLES", "WORDS", "Answer", "Branch", "Certainty", "Conclusion", "Diagnosis",
+           "Growth", "Kill", "Question", "Repeat", "Shape", "diagnose", "diagnose_runs", "render_diagnosis", "words"]

@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from harness.diagnose.memory import MIB, MINUTE, mb
-from harness.diagnose.model import LEAK, OTHER, PEAK
 from harness.diagnose.runs import RunFacts
+from harness.diagnose.verdicts import Conclusion
 from harness.matrix import MatrixRow
 from harness.scenario.units import format_size
 
@@ -17,19 +17,27 @@ HEADROOM = 1.25  # what a limit should allow above the measured need
 SIZE_STEP = 512 * MIB  # limits are offered in half-GiB steps, as the platforms sell them
 
 
-def advice(conclusion: str, runs: list[RunFacts], matrix: list[MatrixRow], settings: dict[str, Any]) -> tuple[str, ...]:
+def advice(
+    conclusion: Conclusion, runs: list[RunFacts], matrix: list[MatrixRow], settings: dict[str, Any]
+) -> tuple[str, ...]:
     """The advice lines for ``conclusion``: where to look first, then what to change."""
     lines: list[str] = []
     if any(r.killed for r in runs):
         lines.append(_console_first(matrix))
         lines.append(_process_model(runs))
-    if conclusion == LEAK:
-        lines += _leak(settings)
-    elif conclusion == PEAK:
-        lines += _peak(runs)
-    elif conclusion == OTHER:
-        lines += _other(runs, settings)
+    lines += _for(conclusion, runs, settings)
     return tuple(line for line in lines if line)
+
+
+def _for(conclusion: Conclusion, runs: list[RunFacts], settings: dict[str, Any]) -> list[str]:
+    """What to change for this conclusion in particular."""
+    match conclusion:
+        case Conclusion.LEAK:
+            return _leak(settings)
+        case Conclusion.PEAK:
+            return _peak(runs)
+        case Conclusion.OTHER:
+            return _other(runs, settings)
 
 
 def _console_first(matrix: list[MatrixRow]) -> str:

@@ -1,46 +1,61 @@
 """What a diagnosis is made of: the branches of the playbook's tree it walked, the
 conclusion it reached, the advice for that conclusion and what it could not decide.
+
+Answers, conclusion and certainty are held as the typed members of
+:mod:`harness.diagnose.verdicts`; their words come from :mod:`harness.diagnose.wording`
+only when a reader (the text rendering, the JSON) asks for them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-LEAK = "leak_suspicion"
-PEAK = "peak_demand"
-OTHER = "other_cause"
+from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Question
+from harness.diagnose.wording import TITLES, words
 
-TITLES: dict[str, str] = {
-    LEAK: "leak suspicion",
-    PEAK: "peak demand over the limit",
-    OTHER: "cause other than memory",
-}
+# The former string constants, now the enum members (which still equal those strings).
+LEAK = Conclusion.LEAK
+PEAK = Conclusion.PEAK
+OTHER = Conclusion.OTHER
+FIRM = Certainty.FIRM
+TENTATIVE = Certainty.TENTATIVE
 
-FIRM = "firm"
-TENTATIVE = "tentative"
+__all__ = ["FIRM", "LEAK", "OTHER", "PEAK", "TENTATIVE", "TITLES", "Branch", "Diagnosis"]
+
+AnswerT = TypeVar("AnswerT", bound=Answer, covariant=True)
 
 
 @dataclass(frozen=True)
-class Branch:
+class Branch(Generic[AnswerT]):
     """One question of the decision tree, the answer the evidence gave, and why.
 
     Attributes:
-        key: a short id (``kill``, ``growth``, ``shape``, ``repeat``) for code and JSON.
-        question: the question as the playbook asks it.
-        answer: the short answer (``yes``, ``no``, ``jump``, ``undecided`` ...).
+        key: which question (its value, ``kill``, ``growth``, ``shape`` or ``repeat``,
+            is the id for code and JSON).
+        verdict: the typed answer (e.g. ``Repeat.IN_EVERY_RUN``): what later decisions read.
         evidence: the figures behind the answer, one line each.
         undecided: what this branch could not tell from the evidence, and why.
     """
 
-    key: str
-    question: str
-    answer: str
+    key: Question
+    verdict: AnswerT
     evidence: tuple[str, ...] = ()
     undecided: tuple[str, ...] = ()
 
+    @property
+    def question(self) -> str:
+        """The question as the playbook asks it."""
+        return words(self.key)
+
+    @property
+    def answer(self) -> str:
+        """The answer in words (``yes``, ``no``, ``jump``, ``undecided`` ...)."""
+        return words(self.verdict)
+
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "question": self.question, "answer": self.answer,
+        """The branch for ``harness diagnose --json``: its key, and its question and answer in words."""
+        return {"key": self.key.value, "question": self.question, "answer": self.answer,
                 "evidence": list(self.evidence), "undecided": list(self.undecided)}
 
 
@@ -48,43 +63,46 @@ class Branch:
 class Diagnosis:
     """Where the tree ended for one result, with everything a reader needs to check it.
 
-    ``confidence`` is ``firm`` when every branch on the way was answered from the
-    evidence, ``tentative`` when one had to be taken without it (see ``undecided``).
+    ``confidence`` is ``FIRM`` when every branch on the way was answered from the
+    evidence, ``TENTATIVE`` when one had to be taken without it (see ``undecided``).
     """
 
     scenario: str
     backend: str
     runs: int
-    conclusion: str
-    confidence: str
-    branches: tuple[Branch, ...]
+    conclusion: Conclusion
+    confidence: Certainty
+    branches: tuple[Branch[Answer], ...]
     advice: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def title(self) -> str:
         """The conclusion in words, e.g. ``peak demand over the limit``."""
-        return TITLES[self.conclusion]
+        return words(self.conclusion)
 
     @property
     def undecided(self) -> list[str]:
         """What the branches could not decide, in the order they were asked."""
         return list(dict.fromkeys(line for branch in self.branches for line in branch.undecided))
 
-    def branch(self, key: str) -> Branch:
-        """The branch with ``key``; KeyError when the tree never asked it."""
+    def branch(self, key: str) -> Branch[Answer]:
+        """The branch with ``key`` (a :class:`Question` or its value); KeyError when the
+        tree never asked it."""
         for branch in self.branches:
             if branch.key == key:
                 return branch
         raise KeyError(f"no branch {key!r} in this diagnosis")
 
     def to_json(self) -> dict[str, Any]:
+        """The diagnosis for ``harness diagnose --json``: the conclusion by its id and in
+        words (``title``), the confidence in words, then the branches."""
         return {
             "scenario": self.scenario,
             "backend": self.backend,
             "runs": self.runs,
-            "conclusion": self.conclusion,
+            "conclusion": self.conclusion.value,
             "title": self.title,
-            "confidence": self.confidence,
+            "confidence": words(self.confidence),
             "branches": [b.to_json() for b in self.branches],
             "advice": list(self.advice),
             "undecided": self.undecided,

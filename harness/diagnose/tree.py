@@ -4,8 +4,9 @@ The memory-leak playbook asks, in order: was the replica killed for memory; does
 grow toward the limit (no: look for another cause); how does the growth go with traffic
 and time; does it reset after the restart and grow again (yes: a leak or an unbounded
 buffer; no: peak demand over the limit). Each question is one function below that
-returns a :class:`Branch` with its answer and the figures behind it; :func:`conclude`
-turns the answers into one of three conclusions.
+returns a :class:`Branch` with its typed answer (:mod:`harness.diagnose.verdicts`) and
+the figures behind it; :func:`conclude` turns the answers into one of three conclusions.
+Decisions compare those answers, never their words (:mod:`harness.diagnose.wording`).
 
 One refinement over the playbook: a climb from baseline to the limit within a couple of
 seconds on one request is a peak, whatever happens after the restart, because the same
@@ -21,8 +22,9 @@ from typing import Any
 from harness.collectors import console_logs
 from harness.diagnose.advice import advice
 from harness.diagnose.memory import CONSOLE, HIGH, MIB, MINUTE, mb
-from harness.diagnose.model import FIRM, LEAK, OTHER, PEAK, TENTATIVE, Branch, Diagnosis
+from harness.diagnose.model import Branch, Diagnosis
 from harness.diagnose.runs import FalseKill, RunFacts, facts_of
+from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Growth, Kill, Question, Repeat, Shape
 from harness.evidence import Observation, RunEvidence
 from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.result import ScenarioResult
@@ -33,13 +35,6 @@ FAR_BELOW = 0.50  # ... and below this fraction it is well below it
 JUMP_S = 2.0  # a rise (10 % to 90 %) this fast is a jump, not a climb
 SAME_THRESHOLD = 0.10  # kills within a tenth of each other happened "at the same point"
 FLAT_BYTES = 16 * MIB  # a rise smaller than this is no rise
-
-YES = "yes"
-NO = "no"
-UNDECIDED = "undecided"
-STEADY = "steady climb"
-JUMP = "jump"
-MIXED = "mixed"
 
 
 def diagnose(result: ScenarioResult) -> Diagnosis:
@@ -59,11 +54,15 @@ def diagnose_runs(
 
 def walk(scenario: str, runs: list[RunFacts], matrix: list[MatrixRow], settings: dict[str, Any]) -> Diagnosis:
     """Ask the questions in the playbook's order, stopping where it stops."""
-    branches = [kill_branch(runs), growth_branch(runs)]
-    if branches[-1].answer == YES:
-        branches.append(shape_branch(runs))
-        branches.append(repeat_branch(runs, branches[-1].answer))
-    conclusion, confidence = conclude(branches)
+    kill, growth = kill_branch(runs), growth_branch(runs)
+    branches: list[Branch[Answer]] = [kill, growth]
+    rise: tuple[Shape, Repeat] | None = None
+    if growth.verdict is Growth.YES:
+        shape = shape_branch(runs)
+        repeat = repeat_branch(runs, shape.verdict)
+        branches += [shape, repeat]
+        rise = shape.verdict, repeat.verdict
+    conclusion, confidence = conclude(kill, growth.verdict, rise)
     backend = ", ".join(sorted({r.evidence.backend for r in runs})) or "unknown"
     return Diagnosis(scenario, backend, len(runs), conclusion, confidence, tuple(branches),
                      advice(conclusion, runs, matrix, settings))
@@ -73,7 +72,7 @@ def walk(scenario: str, runs: list[RunFacts], matrix: list[MatrixRow], settings:
 # A: was anything killed for memory?
 
 
-def kill_branch(runs: list[RunFacts]) -> Branch:
+def kill_branch(runs: list[RunFacts]) -> Branch[Kill]:
     """Count the memory kills of every run and say what the container did meanwhile."""
     evidence = [_kill_line(run) for run in runs]
     evidence += [_false_kill_line(run, false) for run in runs for false in run.false_kills]
@@ -96,15 +95,15 @@ def kill_branch(runs: list[RunFacts]) -> Branch:
             undecided.append("no cgroup counter or kernel log on this backend: a kill that nothing logs "
                              "would not show here")
     if not runs:
-        answer = UNDECIDED
+        answer = Kill.UNDECIDED
         undecided.append("the result holds no runs: there is nothing to judge")
     else:
-        answer = YES if any(r.killed for r in runs) else NO
-    return Branch("kill", "Was a process killed for lack of memory?", answer, tuple(evidence),
-                  tuple(dict.fromkeys(undecided)))
+        answer = Kill.YES if any(r.killed for r in runs) else Kill.NO
+    return Branch(Question.KILL, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
 
 
 def _kill_line(run: RunFacts) -> str:
+    """The run's kills as its kill source counted them, with the victim and the console's PIDs."""
     count = len(run.kill_times)
     if not count:
         reason = f"the {run.kill_source} counter stayed at 0" if run.has_ground_truth else "no kill signs"
@@ -146,6 +145,7 @@ def _quote(obs: Observation) -> str:
 
 
 def _container_line(run: RunFacts) -> str:
+    """What the container did meanwhile: exits, exit codes, OOMKilled and the restart count."""
     if not run.evidence.available("lifecycle_events"):
         return "no lifecycle events on this backend: whether the container exited is unknown"
     exits = run.exits()
@@ -166,27 +166,31 @@ def _container_line(run: RunFacts) -> str:
 # C: does memory grow toward the limit?
 
 
-def growth_branch(runs: list[RunFacts]) -> Branch:
+def growth_branch(runs: list[RunFacts]) -> Branch[Growth]:
     """Judge each run's memory against its limit from the best series it has."""
     evidence: list[str] = []
     undecided: list[str] = []
-    answers = []
+    answers: list[Growth] = []
     for run in runs:
         answer, lines, unknown = _growth_of(run)
         answers.append(answer)
         evidence += lines
         undecided += unknown
-    if YES in answers:
-        answer = YES
-    elif answers and all(a == NO for a in answers):
-        answer = NO
-    else:
-        answer = UNDECIDED
-    return Branch("growth", "Does memory grow toward the limit?", answer, tuple(evidence),
-                  tuple(dict.fromkeys(undecided)))
+    return Branch(Question.GROWTH, _overall_growth(answers), tuple(evidence), tuple(dict.fromkeys(undecided)))
 
 
-def _growth_of(run: RunFacts) -> tuple[str, list[str], list[str]]:
+def _overall_growth(answers: list[Growth]) -> Growth:
+    """Yes when any run grew toward its limit, no when every run stayed below it."""
+    if Growth.YES in answers:
+        return Growth.YES
+    if answers and all(a is Growth.NO for a in answers):
+        return Growth.NO
+    return Growth.UNDECIDED
+
+
+def _growth_of(run: RunFacts) -> tuple[Growth, list[str], list[str]]:
+    """Whether one run's memory grew toward its limit, the line that shows it and what
+    its readings could not tell."""
     series, climb, limit = run.series, run.climb, run.limit
     unknown: list[str] = []
     if limit is None:
@@ -194,9 +198,10 @@ def _growth_of(run: RunFacts) -> tuple[str, list[str], list[str]]:
     if series is None or climb is None:
         if run.killed:
             unknown.append("no memory readings at all: 'toward the limit' is taken from the kill itself")
-            return YES, [f"run {run.run}: no memory readings; the kill itself shows memory reached the limit"], unknown
+            line = f"run {run.run}: no memory readings; the kill itself shows memory reached the limit"
+            return Growth.YES, [line], unknown
         unknown.append("no memory readings at all: growth cannot be judged")
-        return UNDECIDED, [f"run {run.run}: no memory readings"], unknown
+        return Growth.UNDECIDED, [f"run {run.run}: no memory readings"], unknown
     share = climb.peak_bytes / limit if limit else None
     of_limit = f", {share:.0%} of the {format_size(limit)} limit" if share is not None and limit else ""
     the = "the " if run.killed else ""
@@ -215,37 +220,39 @@ def _growth_of(run: RunFacts) -> tuple[str, list[str], list[str]]:
         line = (f"run {run.run}: {series.label} rose from {mb(climb.base_bytes)} to {mb(climb.peak_bytes)} "
                 f"over {the}{climb.duration_s:.1f} s{before}{of_limit}")
     if share is None:
-        return (YES if run.killed else UNDECIDED), [line], unknown
+        return (Growth.YES if run.killed else Growth.UNDECIDED), [line], unknown
     if share >= NEAR_LIMIT:
-        return YES, [line], unknown
+        return Growth.YES, [line], unknown
     if run.killed and run.confirmed:
         # The OOM killer only acts at the limit: the readings missed the last stretch.
-        return YES, [line + "; the readings stop short of the limit, but an OOM kill happens only at it"], unknown
-    return NO, [line + ("; well below it" if share < FAR_BELOW else "")], unknown
+        line += "; the readings stop short of the limit, but an OOM kill happens only at it"
+        return Growth.YES, [line], unknown
+    return Growth.NO, [line + ("; well below it" if share < FAR_BELOW else "")], unknown
 
 
 def _minute_growth(
     run: RunFacts, share: float | None, line: str, unknown: list[str]
-) -> tuple[str, list[str], list[str]]:
+) -> tuple[Growth, list[str], list[str]]:
+    """Growth judged from 1-minute averages: a kill in between shows the limit was reached."""
     if run.killed:
-        return YES, [line + "; the kill itself shows memory reached the limit in between"], unknown
+        return Growth.YES, [line + "; the kill itself shows memory reached the limit in between"], unknown
     if share is not None and share >= NEAR_LIMIT:
-        return YES, [line], unknown
+        return Growth.YES, [line], unknown
     if share is not None and share < FAR_BELOW:
-        return NO, [line + "; well below it"], unknown
-    return UNDECIDED, [line], unknown
+        return Growth.NO, [line + "; well below it"], unknown
+    return Growth.UNDECIDED, [line], unknown
 
 
 # ---------------------------------------------------------------------------------------
 # E: how does the growth go with traffic and time?
 
 
-def shape_branch(runs: list[RunFacts]) -> Branch:
+def shape_branch(runs: list[RunFacts]) -> Branch[Shape]:
     """A steady climb over time, or a jump on one request? Judged on the rise up to the
     first kill (or the run's peak) of every run that has one."""
     evidence: list[str] = []
     undecided: list[str] = []
-    shapes = []
+    shapes: list[Shape] = []
     for run in runs:
         if not run.killed and not _near(run):
             continue
@@ -253,24 +260,31 @@ def shape_branch(runs: list[RunFacts]) -> Branch:
         shapes.append(shape)
         evidence.append(line)
         undecided += unknown
-    decided = [s for s in shapes if s != UNDECIDED]
+    answer, disagreement = _overall_shape(shapes)
+    undecided += disagreement
+    return Branch(Question.SHAPE, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
+
+
+def _overall_shape(shapes: list[Shape]) -> tuple[Shape, list[str]]:
+    """The shape all the runs that showed one agree on; else the majority's, marked as
+    mixed, and a line saying how the runs split."""
+    decided = [s for s in shapes if s is not Shape.UNDECIDED]
     if not decided:
-        answer = UNDECIDED
-    elif all(s == decided[0] for s in decided):
-        answer = decided[0]
-    else:
-        mostly = STEADY if decided.count(STEADY) >= decided.count(JUMP) else JUMP
-        answer = f"{MIXED}, mostly {mostly}"
-        undecided.append(f"the runs disagree: {decided.count(STEADY)} climbed steadily, "
-                         f"{decided.count(JUMP)} jumped; the conclusion follows the majority")
-    return Branch("shape", "Compared with traffic and time: a steady climb, or a jump?", answer,
-                  tuple(evidence), tuple(dict.fromkeys(undecided)))
+        return Shape.UNDECIDED, []
+    if all(s is decided[0] for s in decided):
+        return decided[0], []
+    steady, jumps = decided.count(Shape.STEADY), decided.count(Shape.JUMP)
+    mostly = Shape.STEADY if steady >= jumps else Shape.JUMP
+    return Shape.mixed(mostly), [f"the runs disagree: {steady} climbed steadily, {jumps} jumped; "
+                                 "the conclusion follows the majority"]
 
 
-def _shape_of(run: RunFacts) -> tuple[str, str, list[str]]:
+def _shape_of(run: RunFacts) -> tuple[Shape, str, list[str]]:
+    """How one run's memory rose: ``STEADY``, ``JUMP`` or ``UNDECIDED``, the line that
+    shows it and what the readings could not tell."""
     series, climb = run.series, run.climb
     if series is None or climb is None or climb.points < 2:
-        return UNDECIDED, f"run {run.run}: no memory readings to time the rise", [
+        return Shape.UNDECIDED, f"run {run.run}: no memory readings to time the rise", [
             "no memory readings: a climb cannot be told from a jump"]
     if series.resolution == MINUTE:
         return _minute_shape(run)
@@ -279,15 +293,17 @@ def _shape_of(run: RunFacts) -> tuple[str, str, list[str]]:
                 f"in {climb.rise_time_s:.1f} s{_trigger(run)}")
         unknown = [] if series.resolution == HIGH else [
             "the app's RSS lines are sparse: a jump between two of them may look like a climb"]
-        return JUMP, line, unknown
+        return Shape.JUMP, line, unknown
     rate = climb.rise_bytes / MIB / climb.duration_s if climb.duration_s else 0.0
     way = "with falls on the way" if climb.falls else "never falling back on the way"
     line = (f"run {run.run}: a steady climb for {climb.duration_s:.1f} s at about {rate:.0f} MB/s "
             f"over {climb.points} readings, {way}{_traffic(run)}")
-    return STEADY, line, []
+    return Shape.STEADY, line, []
 
 
-def _minute_shape(run: RunFacts) -> tuple[str, str, list[str]]:
+def _minute_shape(run: RunFacts) -> tuple[Shape, str, list[str]]:
+    """A steady climb when the 1-minute averages rose at least twice in a row up to the
+    first kill (or the run's end); anything shorter they cannot tell from a jump."""
     series = run.series
     assert series is not None
     end = run.kill_times[0] if run.killed else series.points[-1][0]
@@ -296,8 +312,8 @@ def _minute_shape(run: RunFacts) -> tuple[str, str, list[str]]:
     for before, after in pairwise(minutes):
         rising = rising + 1 if after > before else 0
     if rising >= 2:
-        return STEADY, f"run {run.run}: the 1-minute average rose for {rising + 1} minutes in a row", []
-    return UNDECIDED, f"run {run.run}: the 1-minute averages rose over {rising + 1} minute(s) only", [
+        return Shape.STEADY, f"run {run.run}: the 1-minute average rose for {rising + 1} minutes in a row", []
+    return Shape.UNDECIDED, f"run {run.run}: the 1-minute averages rose over {rising + 1} minute(s) only", [
         "1-minute averages cannot tell a climb of a few seconds from a jump"]
 
 
@@ -337,40 +353,38 @@ def _traffic(run: RunFacts) -> str:
 # F: does it reset after the restart and grow again?
 
 
-def repeat_branch(runs: list[RunFacts], shape: str) -> Branch:
+def repeat_branch(runs: list[RunFacts], shape: Shape) -> Branch[Repeat]:
     """Look after each kill (the sawtooth within a run) and across runs (each run is a
     fresh container: the same climb again is the repeat)."""
-    question = "Does memory reset after the restart and grow again?"
     killed = [r for r in runs if r.killed]
-    evidence = [line for run in killed for line in _reset_lines(run)]
-    undecided: list[str] = []
-    within = [r for r in killed if any(reset.grows_again for reset in r.resets)]
-    steady = [r for r in killed if _shape_of(r)[0] == STEADY]
-    if within:
-        answer = "yes, within a run"
-    elif shape.endswith(STEADY) and len(steady) >= 2:
-        answer = "yes, in every run" if len(steady) == len(killed) else "yes, in most runs"
-        evidence.append(_across_line(steady, len(killed)))
-        undecided += _short_watch(killed)
-    elif shape.endswith(JUMP):
-        answer = NO
-        evidence.append("each kill followed a jump on one request, not a renewed climb")
-    elif not killed:
-        answer = UNDECIDED
-        undecided.append("no kill: no restart to look after")
-    elif _watched_long_enough(killed):
-        answer = NO
-    else:
-        answer = UNDECIDED
-        undecided.append("one cycle only: cannot tell whether growth repeats after the restart "
-                         "(run the scenario again, e.g. --repeat 3)")
-        undecided += _short_watch(killed)
+    answer, evidence, undecided = _repeat_of(killed, shape)
+    evidence = [line for run in killed for line in _reset_lines(run)] + evidence
     if any(r.series is not None and r.series.resolution == MINUTE for r in killed):
         undecided.append("1-minute averages show a reset only when it lasts across minutes")
-    return Branch("repeat", question, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
+    return Branch(Question.REPEAT, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
+
+
+def _repeat_of(killed: list[RunFacts], shape: Shape) -> tuple[Repeat, list[str], list[str]]:
+    """Whether the growth repeated, given the killed runs and the shape of their rise: the
+    answer, the evidence beyond each run's resets, and what could not be told."""
+    steady = [r for r in killed if _shape_of(r)[0] is Shape.STEADY]
+    if any(reset.grows_again for r in killed for reset in r.resets):
+        return Repeat.WITHIN_A_RUN, [], []
+    if shape.majority is Shape.STEADY and len(steady) >= 2:
+        answer = Repeat.IN_EVERY_RUN if len(steady) == len(killed) else Repeat.IN_MOST_RUNS
+        return answer, [_across_line(steady, len(killed))], _short_watch(killed)
+    if shape.majority is Shape.JUMP:
+        return Repeat.NO, ["each kill followed a jump on one request, not a renewed climb"], []
+    if not killed:
+        return Repeat.UNDECIDED, [], ["no kill: no restart to look after"]
+    if _watched_long_enough(killed):
+        return Repeat.NO, [], []
+    return Repeat.UNDECIDED, [], ["one cycle only: cannot tell whether growth repeats after the restart "
+                                  "(run the scenario again, e.g. --repeat 3)", *_short_watch(killed)]
 
 
 def _reset_lines(run: RunFacts) -> list[str]:
+    """What memory did after each of the run's kills, one line each."""
     lines = []
     killed, new = run.figures.killed_pids, run.figures.replacement_pids
     for i, reset in enumerate(run.resets):
@@ -391,6 +405,7 @@ def _reset_lines(run: RunFacts) -> list[str]:
 
 
 def _across_line(steady: list[RunFacts], killed: int) -> str:
+    """The same steady climb in several fresh containers: the repeat seen across runs."""
     thresholds = [r.figures.kill_threshold_mb for r in steady if r.figures.kill_threshold_mb is not None]
     durations = [r.climb.duration_s for r in steady if r.climb is not None]
     line = (f"{len(steady)} of {killed} runs, each a fresh container, climbed steadily to a kill "
@@ -433,6 +448,7 @@ def _watched_long_enough(killed: list[RunFacts]) -> bool:
 
 
 def _near(run: RunFacts) -> bool:
+    """True when the run's memory came within ``NEAR_LIMIT`` of its limit."""
     return bool(run.climb and run.limit and run.climb.peak_bytes >= NEAR_LIMIT * run.limit)
 
 
@@ -451,6 +467,7 @@ def _span(values: list[float]) -> str:
 
 
 def _pids(pids: list[int]) -> str:
+    """``7, 11``: PIDs (or run numbers) as a list for a sentence."""
     return ", ".join(str(p) for p in pids)
 
 
@@ -458,23 +475,31 @@ def _pids(pids: list[int]) -> str:
 # The conclusion
 
 
-def conclude(branches: list[Branch]) -> tuple[str, str]:
-    """The leaf of the tree the answers lead to, and how firmly."""
-    answers = {b.key: b.answer for b in branches}
-    if answers["kill"] == NO:
+def conclude(
+    kill: Branch[Kill], growth: Growth, rise: tuple[Shape, Repeat] | None = None
+) -> tuple[Conclusion, Certainty]:
+    """The leaf of the tree the answers lead to, and how firmly.
+
+    ``rise`` holds the shape and repeat answers, which the tree only asks when memory
+    grows toward the limit.
+    """
+    if kill.verdict is Kill.NO:
         # "No kill" is only as sure as the kill counter behind it (see the kill branch).
-        sure = answers["growth"] == NO and not branches[0].undecided
-        return OTHER, FIRM if sure else TENTATIVE
-    if answers["growth"] != YES:
-        return OTHER, FIRM if answers["growth"] == NO else TENTATIVE
-    shape, repeat = answers["shape"], answers["repeat"]
-    unanimous = not shape.startswith(MIXED)
-    if shape.endswith(JUMP):
-        return PEAK, FIRM if unanimous else TENTATIVE
-    if shape.endswith(STEADY):
-        if repeat.startswith(YES):
-            return LEAK, FIRM if unanimous else TENTATIVE
+        return Conclusion.OTHER, Certainty.of(growth is Growth.NO and not kill.undecided)
+    if growth is not Growth.YES or rise is None:
+        return Conclusion.OTHER, Certainty.of(growth is Growth.NO)
+    return _conclude_rise(*rise)
+
+
+def _conclude_rise(shape: Shape, repeat: Repeat) -> tuple[Conclusion, Certainty]:
+    """Where a kill after growth toward the limit leads: a jump is peak demand; a steady
+    climb that repeats is a leak suspicion; firm only when the runs agreed on the shape."""
+    if shape.majority is Shape.JUMP:
+        return Conclusion.PEAK, Certainty.of(shape.unanimous)
+    if shape.majority is Shape.STEADY:
+        if repeat.seen:
+            return Conclusion.LEAK, Certainty.of(shape.unanimous)
         # The playbook's "no" leads to peak demand; not knowing keeps the leak suspicion.
-        return (LEAK if repeat == UNDECIDED else PEAK), TENTATIVE
+        return (Conclusion.LEAK if repeat is Repeat.UNDECIDED else Conclusion.PEAK), Certainty.TENTATIVE
     # No shape from the evidence: only a repeat seen in the readings can still point at a leak.
-    return (LEAK if repeat.startswith(YES) else PEAK), TENTATIVE
+    return (Conclusion.LEAK if repeat.seen else Conclusion.PEAK), Certainty.TENTATIVE
