@@ -188,12 +188,17 @@ def hog_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> in
                        info.cgroup_version, only)
     out = Path(args.out)
     report = json.loads(out.read_text()) if out.exists() else {}
-    report["cpu_hog"] = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    earlier = report.get("cpu_hog", {}).get("scenarios", {}) if only else {}
+    measured_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for rate in rates.values():
+        rate["measured_at"] = measured_at
+    report["cpu_hog"] = {  # --only re-measures some scenarios and keeps the others' figures
+        "measured_at": measured_at,
         "engine": {"version": info.version, "cgroup_version": info.cgroup_version, "kernel": info.kernel},
         "hogs": args.hogs, "runs_per_scenario": args.runs, "wall_s": round(time.monotonic() - started, 1),
-        "scenarios": rates,
+        "scenarios": {**earlier, **rates},
     }
+    rates = report["cpu_hog"]["scenarios"]
     write_atomic(out, json.dumps(report, indent=2) + "\n")
     rows = [(name, "-" if "skipped" in r else f"{r['passed']}/{r['runs']}", r.get("skipped") or
              (r["failures"][0][:90] if r["failures"] else "")) for name, r in rates.items()]
