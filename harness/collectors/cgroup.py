@@ -27,13 +27,13 @@ from __future__ import annotations
 import errno
 import os
 import select
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.evidence import Observation, SourceStatus
 from harness.cgroupfs import CgroupMemory
+from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.evidence import Observation
 
 SOURCE = "cgroup"
 
@@ -172,36 +172,40 @@ class OomNotifier:
         self._fds = []
 
 
-class CgroupOomCollector:
+class CgroupOomCollector(ThreadedCollector[Observation]):
     """Watches the container's OOM counter: woken by the kernel where it can be, and
-    polled every ``interval`` seconds where it cannot (every ``safety_interval`` otherwise)."""
+    polled every ``interval`` seconds where it cannot (every ``safety_interval`` otherwise).
+
+    Runs on a periodic :class:`~harness.collectors.base.CollectorThread` whose tick blocks
+    in the notifier's wait (so it returns 0: the next wait is the notifier's own) or, with
+    no notification possible, reads and returns ``interval``. ``stop`` always reads once
+    more, so a kill just before the stop is counted.
+    """
+
+    what = "the cgroup OOM watch"
 
     def __init__(
         self, cgroup: CgroupMemory | None, interval: float = 0.02, safety_interval: float = 2.0,
         on_wake: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(CollectorThread.periodic("cgroup-oom", interval, self._step))
         self.cgroup = cgroup
         self.counter = OomCounter()
-        self.observations: list[Observation] = []
-        self.status = SourceStatus.ok()
         self.interval = interval
         self.safety_interval = safety_interval
         self.notifier: OomNotifier | None = None
         self.detection = f"polling every {interval:g}s"  # or the kernel event mechanism used
-        self.cpu_s = 0.0
         self.wakes = 0  # notifications received, for the overhead figure
         # Told of every notification: the memory sampler speeds up when the kernel says the
         # cgroup hit its limit (v2's "max" event) or began an OOM (v1's eventfd).
         self._on_wake = on_wake
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cgroup-oom", daemon=True)
+        self._hot_until = 0.0
         if cgroup is None:
-            self.status = SourceStatus.unavailable("container's memory cgroup not found under /sys/fs/cgroup")
+            self.set_unavailable("container's memory cgroup not found under /sys/fs/cgroup")
         else:
             first = cgroup.oom_kills()
             if first.value is None:
-                self.status = SourceStatus.unavailable(first.reason or "oom_kill counter unreadable")
+                self.set_unavailable(first.reason or "oom_kill counter unreadable")
             else:
                 self.counter.update(first.value, time.time())
 
@@ -210,37 +214,34 @@ class CgroupOomCollector:
         return self.counter.total
 
     def start(self) -> None:
-        if self.status.available and self.cgroup is not None:
+        if self.readable and self.cgroup is not None:
             self.notifier = OomNotifier(self.cgroup)
             if self.notifier.active:
                 self.detection = self.notifier.mode
-            self._thread.start()
+            self.thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self.thread.stop()
         if self.notifier:
             self.notifier.close()
         self._tick()  # one last read, so a kill just before the stop is counted
 
-    def _loop(self) -> None:
-        started = time.thread_time()
-        hot_until = 0.0
-        while not self._stop.is_set():
-            notifier = self._current_notifier()
-            if notifier is None:
-                self._stop.wait(self.interval)
-            else:
-                hot = time.monotonic() < hot_until
-                if notifier.wait(V1_HOT_INTERVAL_S if hot else self.safety_interval):
-                    self.wakes += 1
-                    if self._on_wake is not None:
-                        self._on_wake()
-                    if notifier.hot_after_wake:
-                        hot_until = time.monotonic() + V1_HOT_S
+    def _step(self) -> float:
+        """One turn of the watch: sleep until the kernel notifies (or the safety read is
+        due), then read the counter; without a notifier, read and poll again in ``interval``."""
+        notifier = self._current_notifier()
+        if notifier is None:
             self._tick()
-            self.cpu_s = time.thread_time() - started
+            return self.interval
+        hot = time.monotonic() < self._hot_until
+        if notifier.wait(V1_HOT_INTERVAL_S if hot else self.safety_interval):
+            self.wakes += 1
+            if self._on_wake is not None:
+                self._on_wake()
+            if notifier.hot_after_wake:
+                self._hot_until = time.monotonic() + V1_HOT_S
+        self._tick()
+        return 0.0
 
     def _current_notifier(self) -> OomNotifier | None:
         """The live notifier; after the cgroup was recreated (a restart), a new one."""
@@ -254,18 +255,13 @@ class CgroupOomCollector:
         return None  # no notification possible, or between incarnations: poll
 
     def _tick(self) -> None:
-        if not self.status.available or self.cgroup is None:
+        if not self.readable or self.cgroup is None:
             return
         value = self.notifier.read_count() if self.notifier is not None else None
         if value is None:
             value = self.cgroup.oom_kills().value
         if value is None:  # between incarnations the directory is briefly absent
             return
-        found = self.counter.update(value, time.time())
-        if found:
-            with self._lock:
-                self.observations.extend(found)
-
-    def snapshot(self) -> list[Observation]:
-        with self._lock:
-            return list(self.observations)
+        t = time.time()
+        with self._lock:  # the last read of stop() may meet a thread that did not end in time
+            self._items.extend(self.counter.update(value, t))

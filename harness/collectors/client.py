@@ -14,13 +14,13 @@ flight at the instant of a kill is recorded but is not an outage.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 
 import httpx
 
+from harness.collectors.base import CollectorThread, ThreadedCollector
 from harness.evidence import ClientRequest, Observation
 
 CLIENT = "client"
@@ -115,37 +115,46 @@ def outages(probes: list[Probe], threshold: int = FAILURE_THRESHOLD) -> list[Obs
     return found
 
 
-class HealthProber:
-    """GETs the health path every ``interval`` seconds in a thread, from start to stop."""
+class HealthProber(ThreadedCollector[Probe]):
+    """GETs the health path every ``interval`` seconds in a thread, from start to stop.
+
+    A probe that fails is a finding (kept with its error kind); a prober whose thread
+    failed is unavailable, naming what failed.
+    """
+
+    what = "the health probe"
 
     def __init__(
         self, base_url: str, path: str, interval: float = 0.5, timeout: float = 1.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        # A probe in flight ends by its own time-out: stop waits for it.
+        super().__init__(CollectorThread.periodic("health-probe", interval, self._probe, join_timeout=timeout + 2))
         self.path = path
         self.interval = interval
         self.timeout = timeout
-        self.probes: list[Probe] = []
         self._client = new_client(base_url, transport)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="health-probe", daemon=True)
+        self._closed = False
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def probes(self) -> list[Probe]:
+        """The probes so far (a copy)."""
+        return self.snapshot()
 
     def stop(self) -> list[Probe]:
-        self._stop.set()
-        self._thread.join(timeout=self.timeout + 2)
-        self._client.close()
-        return list(self.probes)
+        """Stop probing and close the client; the probes (the runner reads them so)."""
+        self.thread.stop()
+        with self._lock:
+            close, self._closed = not self._closed, True
+        if close:
+            self._client.close()
+        return self.snapshot()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            t, t0 = time.time(), time.perf_counter()
-            try:
-                response = self._client.get(self.path, timeout=self.timeout)
-                ok, error = response.status_code < 500, classify_status(response.status_code, None)
-            except httpx.HTTPError as exc:
-                ok, error = False, classify_exception(exc)
-            self.probes.append(Probe(t, ok, error, (time.perf_counter() - t0) * 1000))
-            self._stop.wait(self.interval)
+    def _probe(self) -> None:
+        t, t0 = time.time(), time.perf_counter()
+        try:
+            response = self._client.get(self.path, timeout=self.timeout)
+            ok, error = response.status_code < 500, classify_status(response.status_code, None)
+        except httpx.HTTPError as exc:
+            ok, error = False, classify_exception(exc)
+        self._add([Probe(t, ok, error, (time.perf_counter() - t0) * 1000)])

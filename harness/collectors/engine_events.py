@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.evidence import Observation, SourceStatus
+from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.evidence import Observation
 
 LIFECYCLE = "lifecycle_events"
 OOM_EVENT = "engine_oom_event"
@@ -38,62 +39,56 @@ def event_to_observation(event: Mapping[str, Any]) -> Observation | None:
     return Observation(LIFECYCLE, t, action, False, detail)
 
 
-class EngineEventsCollector:
+class StreamEnded(Exception):
+    """The event stream ended while the run went on."""
+
+
+class EngineEventsCollector(ThreadedCollector[Observation]):
     """Streams a container's events in a thread; calls ``on_die`` right after each die and
-    ``on_start`` right after each start (the first one included)."""
+    ``on_start`` right after each start (the first one included).
+
+    Unavailable when the stream failed or ended before the run did: events after that
+    moment were not seen, so "no event" would not mean "nothing happened". ``stop`` closes
+    the stream, which ends it with an error that is the stop's, not a failure.
+    """
+
+    what = "the engine's event stream"
 
     def __init__(
         self, events_stream: Any, on_die: Callable[[], None] | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(CollectorThread.follow("engine-events", self._follow, unblock=self._close))
         self._stream = events_stream
         self._on_die = on_die
         self._on_start = on_start
-        self.observations: list[Observation] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name="engine-events", daemon=True)
-        self._stopping = False
-        self._failure: str | None = None
-
-    @property
-    def status(self) -> SourceStatus:
-        """Unavailable when the stream failed or ended before the run did: events after
-        that moment were not seen, so "no event" would not mean "nothing happened"."""
-        if self._failure is not None:
-            return SourceStatus.unavailable(self._failure)
-        return SourceStatus.ok()
-
-    def start(self) -> None:
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stopping = True
+        """Close the stream (also when the thread never ran: it holds a connection) and
+        wait for the thread; the stop event is set before the stream is closed."""
+        self.thread.stop()
+
+    def _close(self) -> None:
         try:
             self._stream.close()
         except Exception:  # noqa: BLE001 - closing a finished stream may raise; nothing to do
             pass
-        self._thread.join(timeout=5)
 
-    def snapshot(self) -> list[Observation]:
-        with self._lock:
-            return list(self.observations)
+    def _failure(self, exc: Exception) -> str:
+        if isinstance(exc, StreamEnded):
+            return str(exc)
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        return f"the engine's event stream failed during the run: {text}"
 
-    def _loop(self) -> None:
-        try:
-            for event in self._stream:
-                obs = event_to_observation(event)
-                if obs is None:
-                    continue
-                with self._lock:
-                    self.observations.append(obs)
-                if obs.kind == "die" and self._on_die:
-                    self._on_die()
-                if obs.kind == "start" and self._on_start:
-                    self._on_start()
-        except Exception as exc:  # noqa: BLE001 - closing the stream ends it with an error too
-            if not self._stopping:
-                text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                self._failure = f"the engine's event stream failed during the run: {text}"
-            return
-        if not self._stopping:
-            self._failure = "the engine's event stream ended before the run did"
+    def _follow(self, stop: threading.Event) -> None:
+        for event in self._stream:
+            obs = event_to_observation(event)
+            if obs is None:
+                continue
+            self._add([obs])
+            if obs.kind == "die" and self._on_die:
+                self._on_die()
+            if obs.kind == "start" and self._on_start:
+                self._on_start()
+        if not stop.is_set():
+            raise StreamEnded("the engine's event stream ended before the run did")

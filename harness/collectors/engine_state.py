@@ -19,11 +19,11 @@ container is inspected right after each ``die`` event and every half second.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from harness.collectors.base import CollectorThread, ThreadedCollector
 from harness.evidence import Observation, SourceStatus
 
 STATE = "engine_state"
@@ -78,7 +78,7 @@ class StateTracker:
         return found
 
 
-class EngineStateCollector:
+class EngineStateCollector(ThreadedCollector[Observation]):
     """Inspects the container on demand (after each die) and every ``interval`` seconds.
 
     A failed inspection is retried at the next tick (the container may be mid-restart);
@@ -86,35 +86,38 @@ class EngineStateCollector:
     unavailable with the engine's own error as the reason.
     """
 
+    what = "the engine state watch"
+
     def __init__(self, inspect: Callable[[], Mapping[str, Any]], interval: float = 0.5) -> None:
+        super().__init__(CollectorThread.periodic("engine-state", interval, self._tick, delay_first=True))
         self._inspect = inspect
         self.tracker = StateTracker()
-        self.observations: list[Observation] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="engine-state", daemon=True)
         self._successes = 0
         self._failures_in_a_row = 0
         self._last_error = ""
+        self._broken: str | None = None  # an inspection the tracker could not read
 
     def start(self) -> None:
-        self.record()
-        self._thread.start()
+        if self.readable:
+            self.record()
+            self.thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.thread.stop()
         self.record()
 
-    @property
-    def status(self) -> SourceStatus:
+    def _own_status(self) -> SourceStatus:
         """Available while inspections succeed; else why they do not."""
+        if self._broken is not None:
+            return SourceStatus.unavailable(self._broken)
         if self._successes and self._failures_in_a_row < FAILURES_BEFORE_UNAVAILABLE:
             return SourceStatus.ok()
         return SourceStatus.unavailable(f"the engine's inspect failed: {self._last_error or 'no answer'}")
 
     def record(self) -> None:
-        """Inspect now (thread-safe); a failure is counted, not raised."""
+        """Inspect now (thread-safe; called from the events' thread after each die too); a
+        failed inspection is counted, not raised. An inspection the tracker cannot read is
+        kept as this collector's failure (the first one), not raised into the caller's thread."""
         try:
             attrs = self._inspect()
         except Exception as exc:  # noqa: BLE001 - a missing container or a busy engine: try next time
@@ -125,17 +128,16 @@ class EngineStateCollector:
         with self._lock:
             self._successes += 1
             self._failures_in_a_row = 0
-            self.observations.extend(self.tracker.update(attrs, time.time()))
+            try:
+                self._items.extend(self.tracker.update(attrs, time.time()))
+            except Exception as exc:  # noqa: BLE001 - kept for the status; the run goes on
+                if self._broken is None:
+                    self._broken = self._failure(exc)
 
     @property
     def state(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.tracker.last)
 
-    def snapshot(self) -> list[Observation]:
-        with self._lock:
-            return list(self.observations)
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self.record()
+    def _tick(self) -> None:
+        self.record()

@@ -16,7 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from harness.evidence import Kill, Observation, SourceStatus
+from harness.collectors.base import CollectorThread, ThreadedCollector, first_line
+from harness.evidence import Kill, Observation
 
 KMSG_PATH = "/dev/kmsg"
 SOURCE = "kernel_log"
@@ -174,18 +175,26 @@ def kernel_boot_wall() -> float:
     return time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
-class KernelLogCollector:
-    """Follows /dev/kmsg in a thread from the moment it starts."""
+class LogEnded(Exception):
+    """The log gave an end of file: /dev/kmsg never does, so records after it are lost."""
+
+
+class KernelLogCollector(ThreadedCollector[KmsgRecord]):
+    """Follows /dev/kmsg in a thread from the moment it starts.
+
+    The thread sleeps in ``poll`` until a record arrives or ``stop`` writes to a wake-up
+    pipe: no idle wake-ups. A log that cannot be opened, or whose reading fails or ends
+    during the run, is unavailable: records after that moment are not read, so the log
+    cannot say "no kill".
+    """
+
+    what = "the kernel log"
 
     def __init__(self, path: str = KMSG_PATH) -> None:
+        super().__init__(CollectorThread.follow("kernel-log", self._follow, unblock=self._wake_up))
         self.path = path
-        self.records: list[KmsgRecord] = []
-        self.status = SourceStatus.ok()
         self.boot_wall = kernel_boot_wall()
         self._fd: int | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="kernel-log", daemon=True)
-        self._lock = threading.Lock()
         # The thread sleeps until a record arrives or stop() writes here: no idle wake-ups.
         self._wake_r, self._wake_w = os.pipe()
         self._mark = ""
@@ -193,14 +202,24 @@ class KernelLogCollector:
         self.clock = "CLOCK_MONOTONIC estimate"  # or "kernel log mark", once the mark is read
 
     def start(self) -> None:
+        if not self.readable:
+            return
         try:
             self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            self.set_unavailable(f"{self.path} not readable ({exc.strerror}); needs root or CAP_SYSLOG")
+            return
+        try:
             os.lseek(self._fd, 0, os.SEEK_END)
         except OSError as exc:
-            self.status = SourceStatus.unavailable(f"{self.path} not readable ({exc.strerror}); needs root or CAP_SYSLOG")
-            return
+            # A pipe (a log fed by another process) cannot seek: it starts where it is.
+            if exc.errno != errno.ESPIPE:
+                os.close(self._fd)
+                self._fd = None
+                self.set_unavailable(f"{self.path} not readable ({exc.strerror}); needs root or CAP_SYSLOG")
+                return
         self._write_clock_mark()
-        self._thread.start()
+        self.thread.start()
 
     def _write_clock_mark(self) -> None:
         """Put one record in the kernel log, to learn the kernel clock's offset exactly.
@@ -223,36 +242,35 @@ class KernelLogCollector:
             self._mark_wall = None
 
     def stop(self) -> None:
-        self._stop.set()
-        os.write(self._wake_w, b"x")
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        if not self.thread.stop():
+            return  # still reading (stuck in a system call): its descriptors stay open
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
+        self._wake_r = self._wake_w = -1
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
-    def snapshot(self) -> list[KmsgRecord]:
-        with self._lock:
-            return list(self.records)
+    def _wake_up(self) -> None:
+        os.write(self._wake_w, b"x")
 
-    def _loop(self) -> None:
+    def _failure(self, exc: Exception) -> str:
+        if isinstance(exc, OSError):
+            return f"reading {self.path} failed during the run: {exc.strerror or exc}"
+        return f"reading {self.path} failed during the run: {first_line(exc)}"
+
+    def _follow(self, stop: threading.Event) -> None:
         assert self._fd is not None
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        try:
-            while not self._stop.is_set():
-                if not poller.poll(5000):
-                    continue
-                self._drain()
-        except OSError as exc:
-            # Records after this moment are not read: the log cannot say "no kill".
-            self.status = SourceStatus.unavailable(f"reading {self.path} failed during the run: {exc.strerror or exc}")
+        while not stop.is_set():
+            if not poller.poll(5000):
+                continue
+            self._drain()
 
     def _drain(self) -> None:
         assert self._fd is not None
@@ -265,14 +283,15 @@ class KernelLogCollector:
                 if exc.errno == errno.EPIPE:  # the ring buffer overwrote records; go on
                     continue
                 raise
+            if not raw:
+                raise LogEnded("the log ended (end of file)")
             record = parse_kmsg_record(raw.decode("utf-8", "replace"))
             if record is not None and self._mark_wall is not None and record.text == self._mark:
                 self.boot_wall = self._mark_wall - record.usec / 1e6
                 self.clock = "kernel log mark"
                 continue
             if record is not None:
-                with self._lock:
-                    self.records.append(record)
+                self._add([record])
 
 
 def kills_from(kills: list[KernelKill], boot_wall: float) -> list[Kill]:

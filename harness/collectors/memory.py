@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from pathlib import Path
 
-from harness.collectors.base import Poller
-from harness.collectors.cgroup import keyed_value
-from harness.evidence import MemorySample, SourceStatus
 from harness.cgroupfs import INACTIVE_FILE_KEY, CgroupMemory
+from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.collectors.cgroup import keyed_value
+from harness.evidence import MemorySample
 
 
 class OpenCounter:
@@ -73,7 +72,7 @@ SLOWEST_S = 0.5
 STAT_EVERY_S = 1.0
 
 
-class MemorySampler:
+class MemorySampler(ThreadedCollector[MemorySample]):
     """Samples usage and working set of a cgroup, paced by how fast memory moves.
 
     Each wake-up of a thread costs tens of microseconds of CPU on real hardware and one
@@ -92,36 +91,36 @@ class MemorySampler:
     file is most of a tick's cost and inactive file pages move slowly.
     """
 
+    what = "the memory sampler"
+
     def __init__(self, cgroup: CgroupMemory | None, interval: float = 0.05, limit_bytes: int | None = None) -> None:
+        super().__init__(CollectorThread.periodic("memory-sampler", interval, self._tick))
         self.cgroup = cgroup
         self.interval = interval
         self.limit_bytes = limit_bytes
-        self.samples: list[MemorySample] = []
         self.highwater: int | None = None
         self._next_stat = 0.0
         self._fast_until = 0.0
         self._last_tick = 0.0
         self._inactive_file = 0
-        self.status = SourceStatus.ok() if cgroup else SourceStatus.unavailable(
-            "container's memory cgroup not found under /sys/fs/cgroup")
-        self._lock = threading.Lock()
+        if cgroup is None:
+            self.set_unavailable("container's memory cgroup not found under /sys/fs/cgroup")
         self._usage = OpenCounter(cgroup.path / _USAGE_FILE[cgroup.version]) if cgroup else None
         self._inactive = (OpenCounter(cgroup.path / "memory.stat", INACTIVE_FILE_KEY[cgroup.version])
                           if cgroup else None)
         self._peak = OpenCounter(cgroup.path / _PEAK_FILE[cgroup.version]) if cgroup else None
-        self._poller = Poller("memory-sampler", interval, self._tick)
 
     def start(self) -> None:
-        if self.cgroup is not None:
-            self._tick()
-            self._poller.start()
+        if self.readable and self.cgroup is not None:
+            self.thread.tick_now()  # the first sample is there when start returns
+            self.thread.start()
 
     def stop(self) -> None:
-        self._poller.stop()
+        self.thread.stop()
         for counter in (self._usage, self._inactive, self._peak):
             if counter is not None:
                 counter.close()
-        if self.cgroup is not None:
+        if self.readable and self.cgroup is not None:
             self._read_highwater()  # the final high-water mark
 
     def nudge(self) -> None:
@@ -131,20 +130,11 @@ class MemorySampler:
         now = time.monotonic()
         self._fast_until = now + NUDGE_FAST_S
         if now - self._last_tick >= self.interval:
-            self._poller.wake()
+            self.thread.wake()
 
     def latest(self) -> MemorySample | None:
         with self._lock:
-            return self.samples[-1] if self.samples else None
-
-    def snapshot(self) -> list[MemorySample]:
-        with self._lock:
-            return list(self.samples)
-
-    @property
-    def cpu_s(self) -> float:
-        """CPU time the sampling thread used."""
-        return self._poller.cpu_s
+            return self._items[-1] if self._items else None
 
     def _tick(self) -> float:
         """Take one sample; the wait before the next one."""
@@ -158,8 +148,8 @@ class MemorySampler:
             self._next_stat = now + STAT_EVERY_S
         sample = MemorySample(time.time(), usage, max(0, usage - self._inactive_file))
         with self._lock:
-            previous = self.samples[-1] if self.samples else None
-            self.samples.append(sample)
+            previous = self._items[-1] if self._items else None
+            self._items.append(sample)
         return self._next_wait(previous, sample, now)
 
     def _next_wait(self, previous: MemorySample | None, sample: MemorySample, now: float) -> float:
@@ -227,7 +217,7 @@ def _minute_average(
     """Time-weighted mean of a step series over [start, start+60), padded with idle levels."""
     end = start + 60
     total = covered = 0.0
-    for (t, value), (t_next, _) in zip(points, points[1:] + [(points[-1][0], 0.0)]):
+    for (t, value), (t_next, _) in zip(points, points[1:] + [(points[-1][0], 0.0)], strict=True):
         lo, hi = max(t, start), min(t_next, end)
         if hi > lo:
             total += value * (hi - lo)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from recorded_inputs import Recorded
 
+from harness.cgroupfs import CgroupMemory
 from harness.collectors.cgroup import CgroupOomCollector, OomCounter, parse_oom_kill
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.evidence import MemorySample
-from harness.cgroupfs import CgroupMemory
 
 # --- OomCounter ------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ def test_recorded_counter_files_read_zero_then_one(
 def test_collector_counts_the_kill_between_two_recorded_readings(recorded: Recorded, tmp_path: Path) -> None:
     path = recorded.copy_dir("gunicorn_spike/cgroup_before", tmp_path / "cg")
     collector = CgroupOomCollector(CgroupMemory(1, path), interval=0.01)
-    assert collector.status.available
+    assert collector.status().available
     collector.start()
     (path / "memory.oom_control").write_text(recorded.text("gunicorn_spike", "cgroup_after", "memory.oom_control"))
     collector.stop()  # always reads once more, so the kill is counted however fast this ran
@@ -83,10 +83,10 @@ def test_collector_skips_readings_while_the_cgroup_is_gone(recorded: Recorded, t
 
 def test_collector_without_a_cgroup_or_counter_is_unavailable(tmp_path: Path) -> None:
     missing = CgroupOomCollector(None)
-    assert not missing.status.available and "not found" in str(missing.status.reason)
+    assert not missing.status().available and "not found" in str(missing.status().reason)
     (tmp_path / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\n")  # kernel < 4.13
     old_kernel = CgroupOomCollector(CgroupMemory(1, tmp_path))
-    assert old_kernel.status.reason == "oom_kill not in memory.oom_control (kernel < 4.13)"
+    assert old_kernel.status().reason == "oom_kill not in memory.oom_control (kernel < 4.13)"
     old_kernel.start()
     old_kernel.stop()
     assert old_kernel.snapshot() == []
@@ -113,7 +113,7 @@ def test_sampler_reads_usage_working_set_and_high_water(
 
 
 def test_sampler_without_a_cgroup_is_unavailable(tmp_path: Path) -> None:
-    assert not MemorySampler(None).status.available
+    assert not MemorySampler(None).status().available
     gone = MemorySampler(CgroupMemory(2, tmp_path / "gone"), interval=0.01)
     gone.start()
     gone.stop()
@@ -183,7 +183,8 @@ def test_the_v2_watch_sleeps_until_the_kernel_says_memory_events_changed(recorde
 def test_the_fast_counter_read_agrees_with_the_file_reader(recorded: Recorded) -> None:
     for folder, count in (("before", 0), ("after", 1)):
         content = (recorded.root / "cgroup_v2" / folder / "memory.events").read_bytes()
-        assert parse_oom_kill(content) == count == CgroupMemory(2, recorded.root / "cgroup_v2" / folder).oom_kills().value
+        from_file = CgroupMemory(2, recorded.root / "cgroup_v2" / folder).oom_kills().value
+        assert parse_oom_kill(content) == count == from_file
     assert parse_oom_kill(b"low 0\nhigh 0\nmax 0\noom 0\n") is None  # kernel < 4.13
 
 

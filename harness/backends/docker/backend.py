@@ -3,26 +3,24 @@ reads every signal this machine offers about it."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from pathlib import Path
-from dataclasses import replace
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import docker
 from docker.errors import DockerException
 
+from harness import cgroupfs
 from harness.backends.base import LiveStatus
-from harness.backends.docker.container import ContainerSpec, LabContainer
-from harness.backends.docker.engine_errors import first_line
 from harness.backends.docker import oomgroup
+from harness.backends.docker.container import ContainerSpec, LabContainer
 from harness.backends.docker.engine import EngineInfo, describe
+from harness.backends.docker.engine_errors import first_line
 from harness.backends.docker.image import Log, build_lab_image
-from harness.backends.docker.owner import remove_leftovers
-from harness.backends.docker.reaper import ensure_reaper
 from harness.backends.docker.ingress import (
     APP_ALIAS,
     IngressProxy,
@@ -30,17 +28,20 @@ from harness.backends.docker.ingress import (
     build_ingress_image,
     haproxy_config,
 )
-from harness.collectors import console_logs, ingress_log, kernel_log
+from harness.backends.docker.owner import remove_leftovers
+from harness.backends.docker.reaper import ensure_reaper
+from harness.collectors import ingress_log, kernel_log
+from harness.collectors.base import Collector
 from harness.collectors.cgroup import CgroupOomCollector
-from harness.collectors.console_logs import LiveConsole
+from harness.collectors.console_follow import ConsoleFollower
 from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
 from harness.errors import EngineError, HarnessError, ScenarioError
-from harness.evidence import Kill, RunEvidence, SourceStatus
+from harness.evidence import RunEvidence, SourceStatus
 from harness.scenario import Scenario
-from harness import cgroupfs
+from harness.scenario.commands import target_command
 
 MIB = 1024 * 1024
 
@@ -82,14 +83,14 @@ def _command(scenario: Scenario) -> list[str] | None:
     it and fails with less address space than a Go program reserves. So it is applied to
     the target's process (and inherited by its children) instead.
     """
-    command = scenario.target.process.command(scenario.target.port)
+    command = target_command(scenario.target)
     limit = scenario.limits.address_space
     if limit is None:
         return command
     if command is None:
         raise ScenarioError(
             f"scenario {scenario.name}: limits.address_space needs a process command "
-            "(gunicorn or plain), not the image's own")
+            "(gunicorn, uwsgi, uvicorn or plain), not the image's own")
     return ["prlimit", f"--as={limit}", "--", *command]
 
 
@@ -185,13 +186,14 @@ class DockerBackend:
                     network = stack.enter_context(PrivateNetwork(
                         self.client, f"oom-harness-{run_id}", run_labels(scenario, self.config, run_id, "network")))
                     spec = replace(spec, network=network.name, network_aliases=(APP_ALIAS,))
-                container = stack.enter_context(LabContainer(self.client, spec))
+                container = stack.enter_context(LabContainer(self.client, spec, self.config))
                 proxy = None
                 if scenario.ingress is not None:
                     proxy = stack.enter_context(IngressProxy(
                         self.client, self.config.ingress_image, spec.network or "",
                         haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
-                        run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress"))
+                        run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress",
+                        config=self.config))
                 engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label)
                 try:
@@ -203,7 +205,14 @@ class DockerBackend:
 
 
 class DockerSession:
-    """One running container and the collectors watching it."""
+    """One running container and the collectors watching it.
+
+    Every signal source is a collector (:class:`~harness.collectors.base.Collector`):
+    the OOM watch, the memory sampler, engine state and events, the console logs, and the
+    kernel log that :meth:`DockerBackend.launch` started before the container. Each
+    source's status is its collector's; :meth:`finish` stops them and assembles a new
+    :class:`RunEvidence` from their snapshots (copies: no collector touches it after).
+    """
 
     def __init__(
         self,
@@ -238,21 +247,27 @@ class DockerSession:
         if self.host_side_reason is not None:
             # The engine is not on this kernel: what this machine's cgroups and kernel log
             # say is about something else, so none of it may count as "seen" or "gap".
-            unavailable = SourceStatus.unavailable(self.host_side_reason)
-            self.oom.status = self.sampler.status = unavailable
+            for host_side in (self.oom, self.sampler, self.kmsg):
+                host_side.set_unavailable(self.host_side_reason)
         self.state = EngineStateCollector(container.inspect)
         self.events = EngineEventsCollector(
             client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
             on_die=self.state.record, on_start=self._on_start,
         )
         self.engine_label = engine_label  # "Docker 26.1.5", for notes on engine-specific behaviour
-        self.console = LiveConsole()
-        self._logs_error: str | None = None
-        self._log_thread = threading.Thread(target=self._follow_logs, name="console", daemon=True)
+        self.console = ConsoleFollower(self._follow_logs, self._read_logs)
         self._stopped = False
-        for part in (self.oom, self.sampler, self.state, self.events):
-            part.start()
-        self._log_thread.start()
+        # The kernel log runs from before the container to after the run (launch stops it).
+        started: list[Collector[Any]] = []
+        try:
+            for collector in (self.oom, self.sampler, self.state, self.events, self.console):
+                collector.start()
+                started.append(collector)
+        except BaseException:
+            for collector in reversed(started):
+                collector.stop()
+            self.events.stop()  # its stream is open from the start
+            raise
 
     def _on_start(self) -> None:
         """A (re)start of the container: its cgroup is new, so group kill is set again."""
@@ -272,34 +287,34 @@ class DockerSession:
         return LiveStatus(self._kills_now(), memory_mb, self.console.allocated_mb, exited)
 
     def _kills_now(self) -> int:
-        if self.oom.status.available:
+        if self.oom.status().available:
             return self.oom.kills
         return len(kernel_log.find_kills(self.kmsg.snapshot(), self.container.id))
 
     def stop(self) -> None:
-        """Stop every collector (idempotent); the container is removed by the caller."""
+        """Stop every collector of the container (idempotent); the container is removed
+        by the caller. The console's stop reads the whole log, while the container exists."""
         if self._stopped:
             return
         self._stopped = True
-        self.sampler.stop()
-        self.oom.stop()
-        self.state.stop()
-        self.events.stop()
+        stopped: tuple[Collector[Any], ...] = (self.sampler, self.oom, self.state, self.events, self.console)
+        for collector in stopped:
+            collector.stop()
 
     def finish(self) -> RunEvidence:
-        """Stop collecting and assemble the run's evidence."""
+        """Stop collecting and assemble the run's evidence from the collectors' snapshots:
+        copies, so nothing a collector does later changes the evidence returned."""
         self.stop()
         ended = time.time()
-        raw_logs = self._all_logs()
-        observations = (
-            self.oom.snapshot() + self.events.snapshot() + self.state.snapshot()
-            + console_logs.parse_logs(raw_logs, fallback_t=ended)
-        )
+        cgroup_kills = self.oom.snapshot()
+        observations = cgroup_kills + self.events.snapshot() + self.state.snapshot() + self.console.snapshot()
         if self.proxy is not None:
             observations += ingress_log.parse_logs(self.proxy.logs(), fallback_t=ended)
-        kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if self.kmsg.status.available else []
+        kmsg_status = self.kmsg.status()
+        kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if kmsg_status.available else []
         observations += kernel_log.to_observations(kernel, self.kmsg.boot_wall)
-        kills = self._kills(kernel_log.kills_from(kernel, self.kmsg.boot_wall))
+        kills = kernel_log.pair_with_counter(kernel_log.kills_from(kernel, self.kmsg.boot_wall),
+                                             [o.t for o in cgroup_kills])
         samples = self.sampler.snapshot()
         working = [s.working_set_bytes for s in samples if s.working_set_bytes is not None]
         return RunEvidence(
@@ -307,7 +322,7 @@ class DockerSession:
             memory_limit_bytes=self.scenario.limits.memory,
             observations=sorted(observations, key=lambda o: o.t),
             kills=kills,
-            status=self._status(),
+            status=self._status(kmsg_status),
             samples=samples,
             highwater_bytes=self.sampler.highwater,
             one_minute=one_minute_averages(samples, working[0] if working else None,
@@ -319,7 +334,7 @@ class DockerSession:
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
                    "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,
-                   "final_state": self.state.state, "console_log_lines": raw_logs.count("\n"),
+                   "final_state": self.state.state, "console_log_lines": self.console.lines,
                    **self._ingress_fact()},
         )
 
@@ -335,21 +350,15 @@ class DockerSession:
         return {"ingress": {"proxy": "haproxy", "image": self.proxy.image, "url": self.base_url,
                             **ingress.model_dump(mode="json")}}
 
-    def _kills(self, kernel: list[Kill]) -> list[Kill]:
-        """Ground-truth kills: the kernel's records paired by time with the counter's rises."""
-        return kernel_log.pair_with_counter(kernel, [o.t for o in self.oom.snapshot()])
-
-    def _status(self) -> dict[str, SourceStatus]:
-        """Every source's status, as its collector reports it."""
-        kernel = self.kmsg.status
-        if self.host_side_reason is not None:
-            kernel = SourceStatus.unavailable(self.host_side_reason)
-        logs = SourceStatus.unavailable(self._logs_error) if self._logs_error else SourceStatus.ok()
+    def _status(self, kernel: SourceStatus | None = None) -> dict[str, SourceStatus]:
+        """Every source's status, as its collector reports it (``kernel``: the kernel
+        log's, when already read)."""
+        events, state, memory = self.events.status(), self.state.status(), self.sampler.status()
         return {
-            "cgroup": self.oom.status, "kernel_log": kernel,
-            "engine_oom_event": self.events.status, "lifecycle_events": self.events.status,
-            "engine_state": self.state.status, "restart_count": self.state.status,
-            "console_logs": logs, "metric_highres": self.sampler.status, "metric_1m_avg": self.sampler.status,
+            "cgroup": self.oom.status(), "kernel_log": kernel if kernel is not None else self.kmsg.status(),
+            "engine_oom_event": events, "lifecycle_events": events,
+            "engine_state": state, "restart_count": state,
+            "console_logs": self.console.status(), "metric_highres": memory, "metric_1m_avg": memory,
         }
 
     def _cgroup_fact(self) -> dict[str, Any] | None:
@@ -357,19 +366,14 @@ class DockerSession:
             return None
         return {"version": self.cgroup.version, "path": str(self.cgroup.path)}
 
-    def _all_logs(self) -> str:
-        try:
-            assert self.container.container is not None
-            return self.container.container.logs(timestamps=True).decode("utf-8", "replace")
-        except DockerException as exc:
-            self._logs_error = f"the container's logs could not be read: {first_line(exc)}"
-            return ""
+    def _follow_logs(self) -> Iterable[bytes]:
+        """The container's log stream, followed (timestamped lines, as they come)."""
+        assert self.container.container is not None
+        stream: Iterable[bytes] = self.container.container.logs(stream=True, follow=True, timestamps=True)
+        return stream
 
-    def _follow_logs(self) -> None:
-        try:
-            assert self.container.container is not None
-            for chunk in self.container.container.logs(stream=True, follow=True, timestamps=True):
-                for line in chunk.decode("utf-8", "replace").splitlines():
-                    self.console.feed(line)
-        except Exception:  # noqa: BLE001 - the stream ends when the container is removed
-            return
+    def _read_logs(self) -> bytes:
+        """The container's whole log, timestamped."""
+        assert self.container.container is not None
+        raw: bytes = self.container.container.logs(timestamps=True)
+        return raw
