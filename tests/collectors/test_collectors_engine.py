@@ -146,3 +146,26 @@ def test_one_incarnation_flagged_running_then_exiting_is_one_kill(recorded: Reco
     found = [o for attrs in (running, running_flagged, exit_of_same) for o in tracker.update(attrs, 1.0)]
     assert [(o.kind, o.kill) for o in found] == [("oom_flag_running", True), ("oom_killed", False)]
     assert found[1].detail["already_flagged_running"] is True
+
+
+def test_an_oom_exit_seen_only_after_the_restart_still_counts_once(recorded: Recorded) -> None:
+    """The recorded inspections without the ones that caught the container between its exit
+    and its restart: what a slow inspection sees when the restart policy is quicker."""
+    inspects = recorded.inspects("pid1_restart")
+    quick_restarts = [attrs for attrs in inspects if attrs["State"]["Status"] != "restarting"]
+    assert len(quick_restarts) == len(inspects) - 2
+    tracker = StateTracker()
+    found = []
+    for attrs in quick_restarts:
+        found += tracker.update(attrs, 0.0)
+        found += tracker.update(attrs, 0.0)  # inspected again: nothing new
+    exits = [o for o in found if o.kind == "oom_killed"]
+    assert [o.kill for o in exits] == [True, True, True]
+    assert [o.detail.get("seen_after_restart", False) for o in exits] == [True, True, False]
+    assert len({o.detail["finished_at"] for o in exits}) == 3
+
+
+def test_a_first_look_at_a_fresh_container_counts_no_exit(recorded: Recorded) -> None:
+    first = recorded.inspects("pid1_restart")[0]
+    flagged = dict(first, State=dict(first["State"], OOMKilled=True))
+    assert [o.kind for o in StateTracker().update(flagged, 0.0)] == []  # FinishedAt is 0001-01-01

@@ -282,12 +282,19 @@ class IngressProxy:
         assert self.container is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            state = self.client.api.inspect_container(str(self.container.id))["State"]
-            if state.get("Status") == "exited":
+            # State and port from one inspection: a proxy that exits between two of them
+            # has no port any more, and its exit is what the user must hear about.
+            inspected = self.client.api.inspect_container(str(self.container.id))
+            state = inspected["State"]
+            if state.get("Status") in ("exited", "dead"):
                 tail = self.container.logs().decode("utf-8", "replace").strip()[-400:]
                 raise EngineError(f"the ingress proxy exited with code {state.get('ExitCode')}: {tail}")
+            port = published_port(inspected, PROXY_PORT)
+            if port is None:
+                time.sleep(0.05)
+                continue
             try:
-                if httpx.get(f"http://127.0.0.1:{self.host_port()}{READY_PATH}", timeout=1.0).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}{READY_PATH}", timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass  # the engine's port forwarder accepts before HAProxy listens
