@@ -108,7 +108,7 @@ class PressureReport:
 
 def pressure_report(evidence: RunEvidence) -> PressureReport | None:
     """The pressure analysis of a run, or None when it took no snapshots."""
-    snaps = evidence.facts.get("snapshots") or []
+    snaps = evidence.snapshots
     if len(snaps) < 2:
         return None
     names = [s["name"] for s in snaps]

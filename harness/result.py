@@ -13,7 +13,16 @@ from typing import Any
 
 from harness.attempts import trace_requests
 from harness.errors import ResultError
-from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence, SourceStatus
+from harness.evidence import (
+    TYPED_FACT_KEYS,
+    ClientRequest,
+    ContainerState,
+    Kill,
+    MemorySample,
+    Observation,
+    RunEvidence,
+    SourceStatus,
+)
 from harness.matrix import MatrixRow, RunFigures
 from harness.pressure import pressure_report
 
@@ -172,8 +181,20 @@ def _run_json(run: RunResult) -> dict[str, Any]:
             "samples": [[round(s.t, 4), s.usage_bytes, s.working_set_bytes] for s in ev.samples],
             "requests": [r.to_json() for r in ev.requests],
             "marks": [[t, label] for t, label in ev.marks],
-            "facts": ev.facts,
+            "facts": {**ev.facts, **ev.typed_facts_json()},
         },
+    }
+
+
+def _typed_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The typed facts read back from ``facts`` (where result.json keeps them)."""
+    state = facts.get("final_state")
+    return {
+        "engine_label": facts.get("engine"),
+        "final_state": ContainerState.from_json(state) if isinstance(state, dict) else None,
+        "snapshots": list(facts.get("snapshots") or []),
+        "health_probes": facts.get("health_probes"),
+        "health_probe_failures": facts.get("health_probe_failures"),
     }
 
 
@@ -191,7 +212,8 @@ def _run_from_json(data: dict[str, Any]) -> RunResult:
         one_minute=[(float(t), float(avg)) for t, avg in ev.get("one_minute", [])],
         requests=[ClientRequest(**r) for r in ev.get("requests", [])],
         marks=[(float(t), str(label)) for t, label in ev.get("marks", [])],
-        facts=dict(ev.get("facts", {})),
+        **_typed_facts(ev.get("facts", {})),
+        facts={k: v for k, v in ev.get("facts", {}).items() if k not in TYPED_FACT_KEYS},
     )
     return RunResult(evidence, RunFigures.from_json(data.get("figures", {})),
                      [MatrixRow.from_json(m) for m in data.get("matrix", [])], list(data.get("failures", [])))

@@ -149,8 +149,8 @@ def _container_line(run: RunFacts) -> str:
     if not run.evidence.available("lifecycle_events"):
         return "no lifecycle events on this backend: whether the container exited is unknown"
     exits = run.exits()
-    state = run.evidence.facts.get("final_state") or {}
-    restarts = state.get("restart_count")
+    state = run.evidence.final_state
+    restarts = state.restart_count if state is not None else None
     restart_text = f", restart count {restarts}" if restarts is not None else ""
     if not exits:
         if run.killed:

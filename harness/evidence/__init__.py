@@ -6,7 +6,9 @@ source ids of the gap matrix.
 """
 
 from harness.evidence.model import (
+    TYPED_FACT_KEYS,
     ClientRequest,
+    ContainerState,
     Kill,
     MemorySample,
     Observation,
@@ -14,4 +16,5 @@ from harness.evidence.model import (
     SourceStatus,
 )
 
-__all__ = ["ClientRequest", "Kill", "MemorySample", "Observation", "RunEvidence", "SourceStatus"]
+__all__ = ["TYPED_FACT_KEYS", "ClientRequest", "ContainerState", "Kill", "MemorySample", "Observation",
+           "RunEvidence", "SourceStatus"]

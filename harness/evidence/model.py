@@ -125,13 +125,46 @@ class SourceStatus:
         return cls(False, reason)
 
 
+@dataclass(frozen=True)
+class ContainerState:
+    """The engine's last view of the container (``docker inspect``'s State, when the run
+    ended): what diagnose and the reports read of it. Every field may be unknown."""
+
+    status: str | None = None
+    exit_code: int | None = None
+    oom_killed: bool | None = None
+    restart_count: int | None = None
+    pid: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ContainerState:
+        return cls(**{key: data.get(key) for key in cls.__dataclass_fields__})
+
+
+#: The keys of ``result.json``'s ``facts`` that hold the typed facts below (their names
+#: in the file are kept from before they were typed).
+TYPED_FACT_KEYS = ("engine", "final_state", "snapshots", "health_probes", "health_probe_failures")
+
+
 @dataclass
 class RunEvidence:
     """Everything one run of a scenario produced, backend-neutral.
 
     ``one_minute`` holds (minute start, average working set bytes) points: Azure reports
     them natively; the Docker backend derives them from the high-resolution samples.
-    ``facts`` holds figures a backend knows directly (container start time, exit codes).
+
+    The typed facts are what backend-neutral code (the matrix's notes, diagnose, the
+    pressure report) reads: ``engine_label`` names the engine whose own behaviour a note
+    describes ("Docker 26.1.5"); ``final_state`` is the container's last state where the
+    backend has one; ``snapshots`` are the runner's /diag snapshots; ``health_probes`` and
+    ``health_probe_failures`` count the health probe's requests. ``facts`` holds the
+    backend's own figures (container id, cgroup path, collector CPU), which only that
+    backend's readers (and bench/) use.
     """
 
     run: int
@@ -147,7 +180,27 @@ class RunEvidence:
     one_minute: list[tuple[float, float]] = field(default_factory=list)
     requests: list[ClientRequest] = field(default_factory=list)
     marks: list[tuple[float, str]] = field(default_factory=list)
+    engine_label: str | None = None
+    final_state: ContainerState | None = None
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    health_probes: int | None = None
+    health_probe_failures: int | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+
+    def typed_facts_json(self) -> dict[str, Any]:
+        """The typed facts under their ``result.json`` keys (the ones known only)."""
+        out: dict[str, Any] = {}
+        if self.engine_label is not None:
+            out["engine"] = self.engine_label
+        if self.final_state is not None:
+            out["final_state"] = self.final_state.to_json()
+        if self.snapshots:
+            out["snapshots"] = self.snapshots
+        if self.health_probes is not None:
+            out["health_probes"] = self.health_probes
+        if self.health_probe_failures is not None:
+            out["health_probe_failures"] = self.health_probe_failures
+        return out
 
     def of(self, source: str) -> list[Observation]:
         """Observations of one source, in time order."""

@@ -155,7 +155,7 @@ def _engine_state_note(evidence: RunEvidence) -> str:
     exits = sum(1 for o in observed if o.kind == "oom_killed")
     parts = [f"{exits} OOMKilled exits"]
     if running:
-        engine = evidence.facts.get("engine")
+        engine = evidence.engine_label
         who = f"{engine}: " if engine else ""
         parts.insert(0, f"{who}State.OOMKilled set while the container kept running ({running}x)")
     return "; ".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,25 +97,24 @@ def _drive(
         driver.close()
         if show_progress:
             progress.stop()
-    evidence = session.finish()
-    evidence.requests = driver.requests
-    evidence.marks = driver.marks
-    if driver.snapshots:
-        evidence.facts["snapshots"] = driver.snapshots
-    evidence.observations = sorted(
-        evidence.observations + request_observations(driver.requests) + outages(probes), key=lambda o: o.t)
-    evidence.status.setdefault("client", SourceStatus.ok())
-    evidence.status.setdefault("health_probe", SourceStatus.ok())
-    evidence.facts["health_probes"] = len(probes)
-    evidence.facts["health_probe_failures"] = sum(1 for p in probes if not p.ok)
-    evidence.observations = settle_console(evidence, scenario.target.kill_log_patterns)
-    return evidence, failure
+    found = session.finish()
+    # The backend's evidence and the runner's own (requests, marks, snapshots, probes)
+    # make a new evidence object: neither is changed after it was handed over.
+    combined = replace(
+        found,
+        observations=sorted(found.observations + request_observations(driver.requests) + outages(probes),
+                            key=lambda o: o.t),
+        requests=list(driver.requests), marks=list(driver.marks), snapshots=list(driver.snapshots),
+        status={"client": SourceStatus.ok(), "health_probe": prober.status(), **found.status},
+        health_probes=len(probes), health_probe_failures=sum(1 for p in probes if not p.ok),
+    )
+    return replace(combined, observations=settle_console(combined, scenario.target.kill_log_patterns)), failure
 
 
 def settle_console(evidence: RunEvidence, kill_log_patterns: Sequence[str] = ()) -> list[Observation]:
     """The run's observations with the scenario's own kill patterns applied to every
     console line, and of the lines no pattern knows only those nearest to a kill that no
     kill line reported (what the report shows there), so result.json stays small."""
-    evidence.observations = console_logs.apply_patterns(
-        evidence.observations, console_logs.user_patterns(kill_log_patterns))
-    return trim_other_lines(evidence, console_logs.OTHER)
+    patterned = replace(evidence, observations=console_logs.apply_patterns(
+        evidence.observations, console_logs.user_patterns(kill_log_patterns)))
+    return trim_other_lines(patterned, console_logs.OTHER)

@@ -136,7 +136,8 @@ def test_the_session_takes_every_status_from_its_collector_and_assembles_the_evi
     assert [o.detail["pid"] for o in console if o.kill] == [7]
     assert evidence.kills == [] and evidence.samples == []
     assert evidence.facts["console_log_lines"] == api.log_text.count("\n")
-    assert evidence.facts["final_state"]["pid"] == 3781
+    assert evidence.final_state is not None and evidence.final_state.pid == 3781
+    assert "final_state" not in evidence.facts  # typed, not in the backend's own facts
     assert evidence.facts["collector_cpu_s"] == {"memory_sampler": 0.0, "oom_watch": 0.0}
 
 

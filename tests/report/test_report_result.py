@@ -12,7 +12,7 @@ import pytest
 
 from harness.backends.fake import scripted_evidence
 from harness.errors import HarnessError, ResultError
-from harness.evidence import ClientRequest, Kill, MemorySample, Observation, RunEvidence
+from harness.evidence import ClientRequest, ContainerState, Kill, MemorySample, Observation, RunEvidence
 from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.report import files as report_files
 from harness.report import render_text, write_reports
@@ -42,7 +42,9 @@ def _evidence(run: int, kill_at: float) -> RunEvidence:
     evidence.one_minute = [(960.0, 71.3 * MIB), (1020.0, 30.0 * MIB)]
     evidence.requests = [ClientRequest(1001.0, "start", "POST", "/start", 202, None, 12.5, "abc123")]
     evidence.marks = [(1000.5, "0:wait_healthy:"), (1001.0, "1:http:start")]
-    evidence.facts = {"container_id": "7ea3125cf5d8", "final_state": {"status": "running"}}
+    evidence.facts = {"container_id": "7ea3125cf5d8"}
+    evidence.final_state = ContainerState(status="running", restart_count=0)
+    evidence.engine_label = "Docker 20.10.24"
     return evidence
 
 
@@ -309,3 +311,19 @@ def test_stored_verdicts_follow_from_the_stored_evidence(path: Path) -> None:
     for run, matrix in zip(result.runs, rebuilt, strict=True):
         assert _verdicts(matrix) == _verdicts(run.matrix), f"run {run.evidence.run}"
     assert _verdicts(aggregate(rebuilt)) == _verdicts(result.matrix)
+
+
+def test_typed_facts_keep_their_place_in_result_json() -> None:
+    data = _result(runs=1).to_json()
+    facts = data["runs"][0]["evidence"]["facts"]
+    assert facts["container_id"] == "7ea3125cf5d8" and facts["engine"] == "Docker 20.10.24"
+    assert facts["final_state"]["status"] == "running" and facts["final_state"]["restart_count"] == 0
+    evidence = ScenarioResult.from_json(data).runs[0].evidence
+    assert evidence.final_state == ContainerState(status="running", restart_count=0)
+    assert evidence.engine_label == "Docker 20.10.24" and "engine" not in evidence.facts
+
+
+def test_stored_results_read_their_typed_facts() -> None:
+    evidence = load_result(RESULTS / "gradual.json").runs[0].evidence
+    assert evidence.final_state is not None and evidence.final_state.status == "running"
+    assert (evidence.health_probes, evidence.health_probe_failures) == (38, 1)

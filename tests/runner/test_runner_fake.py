@@ -233,9 +233,11 @@ def test_client_errors_are_classified_and_counted_as_kill_evidence() -> None:
 def test_the_health_probe_goes_through_the_transport_too() -> None:
     lab = Lab()
     result = _run(_scenario([{"sleep": "50ms"}]), FakeBackend(), lab)
-    facts = result.runs[0].evidence.facts
-    assert lab.health >= 1 and facts["health_probes"] == lab.health
-    assert facts["health_probe_failures"] == 0
+    evidence = result.runs[0].evidence
+    assert lab.health >= 1 and evidence.health_probes == lab.health
+    assert evidence.health_probe_failures == 0
+    facts = result.to_json()["runs"][0]["evidence"]["facts"]  # where result.json keeps them
+    assert (facts["health_probes"], facts["health_probe_failures"]) == (lab.health, 0)
     assert result.runs[0].evidence.status["health_probe"].available
 
 

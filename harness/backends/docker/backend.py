@@ -39,7 +39,7 @@ from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
 from harness.errors import EngineError, HarnessError, ScenarioError
-from harness.evidence import RunEvidence, SourceStatus
+from harness.evidence import ContainerState, RunEvidence, SourceStatus
 from harness.scenario import Scenario
 from harness.scenario.commands import target_command
 
@@ -327,14 +327,16 @@ class DockerSession:
             highwater_bytes=self.sampler.highwater,
             one_minute=one_minute_averages(samples, working[0] if working else None,
                                            working[-1] if working else None),
+            engine_label=self.engine_label,
+            final_state=ContainerState.from_json(self.state.state),
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
-                   "engine": self.engine_label, "oom_watch_wakes": self.oom.wakes,
+                   "oom_watch_wakes": self.oom.wakes,
                    **self._group_fact(),
                    "oom_detection": self.oom.detection, "kernel_clock": self.kmsg.clock,
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
                    "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,
-                   "final_state": self.state.state, "console_log_lines": self.console.lines,
+                   "console_log_lines": self.console.lines,
                    **self._ingress_fact()},
         )
 
