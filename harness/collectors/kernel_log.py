@@ -41,6 +41,9 @@ _INVOKED = re.compile(r"invoked oom-killer:")
 #: are converted to Unix time separately), and how late it may come, to be the same kill.
 PAIR_EARLY_S = 0.05
 PAIR_LATE_S = 10.0
+#: A counter rise with no kernel line this soon after a group kill is one of its members
+#: (in the guest one of three members killed 40 ms after the victim had no line of its own).
+GROUP_WINDOW_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,9 @@ def pair_with_counter(kernel: list[Kill], detected: list[float]) -> list[Kill]:
     ``PAIR_EARLY_S`` for the two clocks) and at most ``PAIR_LATE_S`` earlier. A group kill
     raises the counter by several at once and is logged as several kills: they pair one to
     one. A kernel kill with no rise (the cgroup went with its container) keeps no detection
-    time; a rise with no kernel record (no kernel log to read) is a kill of its own.
+    time; a rise with no kernel record (no kernel log to read) is a kill of its own, unless
+    it comes within ``GROUP_WINDOW_S`` of a group kill: then it is a member whose line the
+    kernel log lacks, not a second OOM.
     """
     pending = sorted(kernel, key=lambda k: k.t)
     paired: list[Kill] = []
@@ -152,7 +157,10 @@ def pair_with_counter(kernel: list[Kill], detected: list[float]) -> list[Kill]:
         pending.remove(match)
         paired.append(replace(match, detected_at=t))
     paired += pending
-    paired += [Kill(t=t, detected_at=t) for t in unmatched_rises]
+    group_kills = [k.t for k in kernel if k.group_member]
+    paired += [Kill(t=t, detected_at=t, group_member=any(g - PAIR_EARLY_S <= t <= g + GROUP_WINDOW_S
+                                                         for g in group_kills))
+               for t in unmatched_rises]
     return sorted(paired, key=lambda k: k.t)
 
 

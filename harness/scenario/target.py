@@ -17,6 +17,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    field_serializer,
     model_validator,
 )
 
@@ -50,6 +51,11 @@ class GunicornProcess(FrozenModel):
             raise ValueError("max_requests_jitter needs max_requests > 0")
         return self
 
+    @field_serializer("threads")
+    def _threads_as_run(self, threads: int) -> int:
+        """A sync worker runs one thread, whatever the default says; written so, a dump
+        reads back (the guest and the pytest plugin re-validate dumped scenarios)."""
+        return 1 if self.worker_class == "sync" else threads
 
 
 class UwsgiProcess(FrozenModel):

@@ -130,6 +130,18 @@ def test_rises_without_a_kernel_record_are_kills_of_their_own() -> None:
     assert pair_with_counter([Kill(t=1.0, victim_pid=4)], [30.0])[0].detected_at is None  # too late to be it
 
 
+def test_a_rise_without_a_line_right_after_a_group_kill_is_a_member_not_a_second_oom() -> None:
+    """As in the guest (kernel 6.12, gradual-group-kill): three processes killed, the counter
+    rose by 3 within 40 ms, the kernel log had the victim's line and one member's."""
+    kernel = [Kill(t=38.96, victim_pid=2983, kernel_t=38.96),
+              Kill(t=38.961, victim_pid=2956, kernel_t=38.961, group_member=True)]
+    paired = pair_with_counter(kernel, [38.97, 38.97, 39.0])
+    assert [(k.victim_pid, k.group_member) for k in paired] == [(2983, False), (2956, True), (None, True)]
+    # Outside the group kill's window a rise with no line is still an OOM of its own.
+    later = pair_with_counter(kernel, [38.97, 38.97, 45.0])
+    assert [(k.victim_pid, k.group_member) for k in later][-1] == (None, False)
+
+
 # --- recorded in the cgroup v2 guest (kernel 6.12, Docker 26.1.5, systemd driver) --------
 
 

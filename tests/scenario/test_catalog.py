@@ -66,3 +66,14 @@ def test_the_cli_lists_prints_and_versions(capsys: pytest.CaptureFixture[str]) -
 def test_run_with_an_unknown_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "no-such-scenario"]) == 2
     assert "error: no-such-scenario: neither a scenario file nor a shipped scenario" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_shipped_scenario_reads_back_from_its_dump(name: str) -> None:
+    """The guest and the pytest plugin re-validate a dumped scenario: it must read back unchanged."""
+    from harness.scenario import parse_scenario
+
+    scenario = load_scenario(resolve_scenario(name))
+    dumped = scenario.model_dump(mode="json", by_alias=True)
+    again = parse_scenario(dumped, f"{name} (dumped)")
+    assert again.model_dump(mode="json", by_alias=True) == dumped
