@@ -54,3 +54,13 @@ def test_the_ready_path_is_answered_by_the_proxy_and_not_logged() -> None:
 def test_the_image_cache_key_follows_the_base() -> None:
     assert dockerfile_digest("python:3.11-slim") == dockerfile_digest("python:3.11-slim")
     assert dockerfile_digest("python:3.11-slim") != dockerfile_digest("oom-harness/base:bookworm-py311")
+
+
+def test_a_small_image_context_holds_its_files_at_the_top() -> None:
+    import tarfile
+
+    from harness.backends.docker.image import _tar_context
+
+    with tarfile.open(fileobj=_tar_context({"Dockerfile": b"FROM x\n", "ryuk.py": b"print()\n"}), mode="r") as tar:
+        assert {m.name: tar.extractfile(m).read() for m in tar.getmembers()} == {  # type: ignore[union-attr]
+            "Dockerfile": b"FROM x\n", "ryuk.py": b"print()\n"}

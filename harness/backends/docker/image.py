@@ -11,13 +11,15 @@ cache hit that takes seconds.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import platform
 import shutil
 import sys
+import tarfile
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from docker.models.images import Image
 
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
 from harness.config import HarnessConfig
 from harness.errors import ImageError
 from harness.procs import run_step
@@ -110,6 +113,51 @@ def build_lab_image(
         image_id = _docker_build(client, config, context, base, digest, log)
     log(f"image: built {config.image} ({path} path, base {base})")
     return ImageBuild(config.image, image_id, base, path, digest)
+
+
+def small_image_digest(dockerfile: str, base: str, extra: Mapping[str, bytes] | None = None) -> str:
+    """The cache key of an image built from in-memory files: its Dockerfile, its base and
+    the files the Dockerfile copies."""
+    return hashlib.sha256((dockerfile + base).encode() + b"".join((extra or {}).values())).hexdigest()[:16]
+
+
+def build_small_image(
+    client: docker.DockerClient, config: HarnessConfig, tag: str, role: str, what: str, dockerfile: str,
+    extra: Mapping[str, bytes] | None = None, log: Log = print, force: bool = False,
+) -> str:
+    """Build (or reuse) ``tag`` from an in-memory Dockerfile (and the files it copies) on the
+    harness's base, online or offline like the lab image; cached by a digest of all of them.
+    The ingress proxy's and the reaper's images are built this way. Returns the tag."""
+    base, path = choose_base(client, config, log)
+    digest = small_image_digest(dockerfile, base, extra)
+    if not force and cached_image(client, tag, config.label, digest) is not None:
+        log(f"image: {tag} is up to date")
+        return tag
+    log(f"image: building {tag} ({what} on {base}) ...")
+    try:
+        stream = client.api.build(
+            fileobj=_tar_context({"Dockerfile": dockerfile.encode(), **(extra or {})}), custom_context=True,
+            tag=tag, buildargs={"BASE_IMAGE": base},
+            labels={config.label: role, f"{config.label}.sources": digest}, rm=True, forcerm=True, decode=True,
+        )
+        if follow_build(stream, log) is None:
+            raise ImageError(f"building {tag} finished without an image id")
+    except ENGINE_ERRORS as exc:  # BuildError is a DockerException
+        raise ImageError(f"building {tag} failed: {first_line(exc)}") from exc
+    log(f"image: built {tag} ({path} path)")
+    return tag
+
+
+def _tar_context(files: Mapping[str, bytes]) -> io.BytesIO:
+    """A build context holding ``files`` (name -> content) at its top."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
 
 
 def cached_image(client: docker.DockerClient, tag: str, label: str, digest: str) -> Image | None:

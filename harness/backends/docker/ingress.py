@@ -17,14 +17,12 @@ no registry; its tag carries a digest of its Dockerfile and base, like the lab i
 
 from __future__ import annotations
 
-import hashlib
-import io
 import time
 from types import TracebackType
 
 import docker
 import httpx
-from docker.errors import APIError, BuildError, NotFound
+from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 from testcontainers.core.container import DockerContainer
@@ -32,10 +30,10 @@ from testcontainers.core.network import Network as TcNetwork
 
 from harness.backends.docker.container import published_port, remove_container
 from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
-from harness.backends.docker.image import Log, cached_image, choose_base, follow_build
+from harness.backends.docker.image import Log, build_small_image, small_image_digest
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
-from harness.errors import EngineError, ImageError
+from harness.errors import EngineError
 from harness.scenario.model import Ingress
 
 PROXY_PORT = 8080
@@ -115,32 +113,15 @@ def haproxy_config(ingress: Ingress, app_host: str, app_port: int) -> str:
 
 def dockerfile_digest(base: str) -> str:
     """A digest of the proxy image's Dockerfile and base: the cache key."""
-    return hashlib.sha256((DOCKERFILE + base).encode()).hexdigest()[:16]
+    return small_image_digest(DOCKERFILE, base)
 
 
 def build_ingress_image(
     client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
 ) -> str:
     """Build (or reuse) the HAProxy image tagged ``config.ingress_image``; return its tag."""
-    base, path = choose_base(client, config, log)
-    digest = dockerfile_digest(base)
-    if not force and cached_image(client, config.ingress_image, config.label, digest) is not None:
-        log(f"image: {config.ingress_image} is up to date")
-        return config.ingress_image
-    log(f"image: building {config.ingress_image} (Debian's haproxy on {base}) ...")
-    try:
-        stream = client.api.build(
-            fileobj=io.BytesIO(DOCKERFILE.encode()), tag=config.ingress_image,
-            buildargs={"BASE_IMAGE": base},
-            labels={config.label: "ingress", f"{config.label}.sources": digest},
-            rm=True, forcerm=True, decode=True,
-        )
-        if follow_build(stream, log) is None:
-            raise ImageError(f"building {config.ingress_image} finished without an image id")
-    except (APIError, BuildError) as exc:
-        raise ImageError(f"building {config.ingress_image} failed: {exc}") from exc
-    log(f"image: built {config.ingress_image} ({path} path)")
-    return config.ingress_image
+    return build_small_image(client, config, config.ingress_image, "ingress", "Debian's haproxy", DOCKERFILE,
+                             log=log, force=force)
 
 
 # ---------------------------------------------------------------------------------------

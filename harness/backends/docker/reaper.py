@@ -17,11 +17,8 @@ a reaper image (``RYUK_CONTAINER_IMAGE``) gets testcontainers' own start-up of i
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import socket
-import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,9 +29,9 @@ from testcontainers.core.container import DockerContainer, Reaper
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 
 from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
-from harness.backends.docker.image import cached_image, choose_base, follow_build
+from harness.backends.docker.image import build_small_image, small_image_digest
 from harness.config import HarnessConfig
-from harness.errors import EngineError, ImageError
+from harness.errors import EngineError
 
 Log = Callable[[str], None]
 
@@ -51,42 +48,15 @@ CMD ["python3", "-u", "/ryuk.py"]
 
 def reaper_digest(base: str) -> str:
     """The reaper image's cache key: its Dockerfile, script and base."""
-    return hashlib.sha256((DOCKERFILE + base).encode() + SCRIPT.read_bytes()).hexdigest()[:16]
+    return small_image_digest(DOCKERFILE, base, {"ryuk.py": SCRIPT.read_bytes()})
 
 
 def build_reaper_image(
     client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False
 ) -> str:
     """Build (or reuse) the reaper image tagged ``config.reaper_image``; return its tag."""
-    base, path = choose_base(client, config, log)
-    digest = reaper_digest(base)
-    if not force and cached_image(client, config.reaper_image, config.label, digest) is not None:
-        log(f"image: {config.reaper_image} is up to date")
-        return config.reaper_image
-    log(f"image: building {config.reaper_image} (the offline reaper on {base}) ...")
-    try:
-        stream = client.api.build(
-            fileobj=_context(), custom_context=True, tag=config.reaper_image,
-            buildargs={"BASE_IMAGE": base}, labels={config.label: "reaper", f"{config.label}.sources": digest},
-            rm=True, forcerm=True, decode=True,
-        )
-        if follow_build(stream, log) is None:
-            raise ImageError(f"building {config.reaper_image} finished without an image id")
-    except ENGINE_ERRORS as exc:
-        raise ImageError(f"building {config.reaper_image} failed: {first_line(exc)}") from exc
-    log(f"image: built {config.reaper_image} ({path} path)")
-    return config.reaper_image
-
-
-def _context() -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in (("Dockerfile", DOCKERFILE.encode()), ("ryuk.py", SCRIPT.read_bytes())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
+    return build_small_image(client, config, config.reaper_image, "reaper", "the offline reaper", DOCKERFILE,
+                             {"ryuk.py": SCRIPT.read_bytes()}, log=log, force=force)
 
 
 def reaper_disabled() -> bool:
