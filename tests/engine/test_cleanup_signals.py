@@ -62,6 +62,19 @@ def _wait_for_proxy(client: docker.DockerClient, label: str, owner: str, proc: s
     pytest.fail("the run's ingress proxy never appeared")
 
 
+def _kill_9_mid_run(
+    client: docker.DockerClient, config: HarnessConfig, tmp_path: Path, sweep: list[str], reaper: bool
+) -> str:
+    """Start a spike-ingress run, SIGKILL it once its proxy exists; its owner label."""
+    proc, owner = _start(tmp_path, "spike-ingress", reaper=reaper)
+    sweep.append(owner)
+    _wait_for_proxy(client, config.label, owner, proc)
+    assert _owned(client, config.label, owner)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    return owner
+
+
 @pytest.fixture
 def sweep(docker_client: docker.DockerClient, harness_config: HarnessConfig) -> Iterator[list[str]]:
     """Owners whose leftovers are removed after the test, whatever it asserted."""
@@ -95,12 +108,7 @@ def test_a_signal_during_a_run_leaves_nothing_at_once(
 def test_kill_9_leaves_nothing_once_the_reaper_timed_out(
     docker_client: docker.DockerClient, harness_config: HarnessConfig, tmp_path: Path, sweep: list[str],
 ) -> None:
-    proc, owner = _start(tmp_path, "spike-ingress", reaper=True)
-    sweep.append(owner)
-    _wait_for_proxy(docker_client, harness_config.label, owner, proc)
-    assert _owned(docker_client, harness_config.label, owner)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    owner = _kill_9_mid_run(docker_client, harness_config, tmp_path, sweep, reaper=True)
     killed = time.monotonic()
     while _owned(docker_client, harness_config.label, owner) and time.monotonic() - killed < REAPER_TIMEOUT_S + 20:
         time.sleep(0.2)
@@ -113,11 +121,7 @@ def test_kill_9_leaves_nothing_once_the_reaper_timed_out(
 def test_with_the_reaper_off_the_next_start_removes_a_killed_runs_leftovers(
     docker_client: docker.DockerClient, harness_config: HarnessConfig, tmp_path: Path, sweep: list[str],
 ) -> None:
-    proc, owner = _start(tmp_path, "spike-ingress", reaper=False)
-    sweep.append(owner)
-    _wait_for_proxy(docker_client, harness_config.label, owner, proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    owner = _kill_9_mid_run(docker_client, harness_config, tmp_path, sweep, reaper=False)
     left = _owned(docker_client, harness_config.label, owner)
     assert any(name.startswith("network:") for name in left) and len(left) >= 3
     # A live owner's container (this test process's) must survive the next start.
