@@ -29,9 +29,10 @@ def _progress(line: str) -> None:
 
 def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Make this machine ready: an engine (installed and started where allowed), the lab
-    image and the ingress (HAProxy) image."""
+    image, the ingress (HAProxy) image, the reaper's and the monitoring stack's."""
     from harness.backends.docker import engine, image
     from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.monitoring import build_monitoring_image
     from harness.backends.docker.reaper import build_reaper_image
 
     client = engine.ensure_engine(config, log=_progress)
@@ -40,6 +41,7 @@ def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     image.build_lab_image(client, config, log=_progress)
     build_ingress_image(client, config, log=_progress)
     build_reaper_image(client, config, log=_progress)
+    build_monitoring_image(client, config, log=_progress)
     return 0
 
 
@@ -47,6 +49,7 @@ def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Build the lab image and the ingress image (online or offline path, cached)."""
     from harness.backends.docker import engine, image
     from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.monitoring import build_monitoring_image
     from harness.backends.docker.reaper import build_reaper_image
 
     client = engine.connect()
@@ -54,6 +57,7 @@ def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
     print(f"{build.tag} {build.image_id[:19]} ({build.path})")
     print(build_ingress_image(client, config, log=_progress, force=args.force))
     print(build_reaper_image(client, config, log=_progress, force=args.force))
+    print(build_monitoring_image(client, config, log=_progress, force=args.force))
     return 0
 
 
@@ -80,6 +84,7 @@ def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Build (or find) the cgroup v2 guest, and the images it runs; ``--check`` boots it."""
     from harness.backends.docker import engine, image
     from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.monitoring import build_monitoring_image
     from harness.vm.image import ensure_guest_image, require_tool
     from harness.vm.session import guest_session, save_image
 
@@ -88,7 +93,8 @@ def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     client = engine.ensure_engine(config, log=_progress)
     image.build_lab_image(client, config, log=_progress)
     build_ingress_image(client, config, log=_progress)
-    for tag in (config.image, config.ingress_image):
+    build_monitoring_image(client, config, log=_progress)
+    for tag in (config.image, config.ingress_image, config.monitoring_image):
         save_image(client, tag, config.vm_dir / "images", _progress)
     print(f"guest {guest.digest}: Debian trixie, kernel {guest.kernel_release}, "
           f"docker.io {guest.packages.get('docker.io', '?')} ({guest.disk.parent})")
@@ -113,7 +119,7 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.scenario.catalog import resolve_scenario
 
     scenario_file = str(resolve_scenario(args.file))
-    scenario = load_scenario(scenario_file, repeat=args.repeat)
+    scenario = with_monitoring_options(load_scenario(scenario_file, repeat=args.repeat), args.monitoring, args.rules)
     if args.vm:
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
@@ -122,6 +128,9 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
 
         return _publish(run_in_guest(config, scenario, scenario_file, log=_progress), args.out, args.plot,
                         args.platform)
+    if scenario.monitoring is not None and args.backend != "docker":
+        raise UsageError("monitoring (a Prometheus and Alertmanager beside the target) runs with the docker "
+                         f"backend; --backend {args.backend} has none")
     if args.backend == "azure" or args.dry_run or args.keep:
         from harness.backends.azure.options import backend_from_args
 
@@ -132,6 +141,27 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
         backend = docker_backend(config, scenario)
     result = run_scenario(scenario, backend, scenario_file=scenario_file, show_progress=not args.quiet)
     return _publish(result, args.out, args.plot, args.platform)
+
+
+def with_monitoring_options(scenario: Scenario, profile: str | None, rules: Sequence[str] | None) -> Scenario:
+    """``--monitoring [PROFILE]`` and ``--rules FILE``: the scenario with a monitoring
+    section (its own, with these changes, or a new one)."""
+    if profile is None and not rules:
+        return scenario
+    from pydantic import ValidationError
+
+    from harness.scenario.loader import format_validation_error
+    from harness.scenario.monitoring import BASE_DIR, Monitoring
+
+    given = scenario.monitoring.model_dump() if scenario.monitoring is not None else {}
+    if profile is not None:
+        given["profile"] = profile
+    given["rules"] = [*given.get("rules", []), *(str(Path(r).resolve()) for r in rules or [])]
+    try:
+        monitoring = Monitoring.model_validate(given, context={BASE_DIR: "."})
+    except ValidationError as exc:
+        raise UsageError(f"--monitoring/--rules: {format_validation_error(exc)}") from None
+    return scenario.with_monitoring(monitoring)
 
 
 def _publish(result: ScenarioResult, out: str | None, plot: bool, platform: str = "azure") -> int:
@@ -301,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the resources it would create and the queries it would send, then stop (azure)")
     run.add_argument("--keep", action="store_true", help="keep the cloud resources after the run (azure)")
     _platform_option(run)
+    run.add_argument("--monitoring", nargs="?", const="fast", choices=("fast", "production"),
+                     help="run a Prometheus and Alertmanager beside the target and add a matrix row per alerting "
+                          "rule (profile fast: every 1 s, the default; production: every 15 s, group_wait 30 s)")
+    run.add_argument("--rules", action="append", metavar="FILE",
+                     help="a Prometheus rules file to evaluate too (implies --monitoring; repeatable)")
     run.add_argument("--vm", action="store_true",
                      help="run in the cgroup v2 guest (Debian trixie, Docker 26) that `harness vm setup` builds")
     from harness.backends.azure.options import add_run_options

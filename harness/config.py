@@ -45,6 +45,8 @@ class HarnessConfig:
             measures (``1`` runs with the bounds as written, to see what they cut short).
         label: the label key put on every container, network and image the harness makes.
         reaper_image: tag of the offline reaper image (testcontainers' Ryuk protocol).
+        monitoring_image: tag of the Prometheus/Alertmanager/node_exporter image a
+            scenario with ``monitoring`` runs beside its target.
         owner: this process as ``<host>/<pid>/<start ticks>``, put in a label so concurrent
             harnesses (and test sessions) tell their containers apart and a later harness
             knows which owners are dead.
@@ -75,6 +77,8 @@ class HarnessConfig:
         default_factory=lambda: float(v) if (v := _env("VM_TIME_SCALE", "")) else None)
     label: str = "io.oom-harness"
     reaper_image: str = field(default_factory=lambda: _env("REAPER_IMAGE", "oom-harness/reaper:latest"))
+    monitoring_image: str = field(
+        default_factory=lambda: _env("MONITORING_IMAGE", "oom-harness/monitoring:latest"))
     owner: str = field(default_factory=process_identity)
     user: str = field(default_factory=lambda: str(os.getuid()))
 

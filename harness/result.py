@@ -23,6 +23,7 @@ from harness.evidence import (
     RunEvidence,
     SourceStatus,
 )
+from harness.evidence.alerts import AlertEvidence
 from harness.matrix import MatrixRow, RunFigures
 from harness.pressure import pressure_report
 
@@ -182,6 +183,7 @@ def _run_json(run: RunResult) -> dict[str, Any]:
             "requests": [r.to_json() for r in ev.requests],
             "marks": [[t, label] for t, label in ev.marks],
             "facts": {**ev.facts, **ev.typed_facts_json()},
+            **({"alerts": ev.alerts.to_json()} if ev.alerts is not None else {}),
         },
     }
 
@@ -213,6 +215,7 @@ def _run_from_json(data: dict[str, Any]) -> RunResult:
         requests=[ClientRequest(**r) for r in ev.get("requests", [])],
         marks=[(float(t), str(label)) for t, label in ev.get("marks", [])],
         **_typed_facts(ev.get("facts", {})),
+        alerts=AlertEvidence.from_json(ev["alerts"]) if isinstance(ev.get("alerts"), dict) else None,
         facts={k: v for k, v in ev.get("facts", {}).items() if k not in TYPED_FACT_KEYS},
     )
     return RunResult(evidence, RunFigures.from_json(data.get("figures", {})),

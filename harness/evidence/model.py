@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.evidence.alerts import AlertEvidence
 
 MIB = 1024 * 1024
 
@@ -162,7 +165,8 @@ class RunEvidence:
     pressure report) reads: ``engine_label`` names the engine whose own behaviour a note
     describes ("Docker 26.1.5"); ``final_state`` is the container's last state where the
     backend has one; ``snapshots`` are the runner's /diag snapshots; ``health_probes`` and
-    ``health_probe_failures`` count the health probe's requests. ``facts`` holds the
+    ``health_probe_failures`` count the health probe's requests; ``alerts`` is what the
+    run's monitoring stack did, when the scenario had one. ``facts`` holds the
     backend's own figures (container id, cgroup path, collector CPU), which only that
     backend's readers (and bench/) use.
     """
@@ -185,6 +189,7 @@ class RunEvidence:
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     health_probes: int | None = None
     health_probe_failures: int | None = None
+    alerts: AlertEvidence | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 
     def typed_facts_json(self) -> dict[str, Any]:

@@ -80,9 +80,12 @@ def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
 
 
 def build_matrix(evidence: RunEvidence) -> list[MatrixRow]:
-    """The gap matrix of one run."""
+    """The gap matrix of one run: a row per signal source, then one per alerting rule the
+    run's monitoring stack evaluated (:mod:`harness.matrix.alerts`)."""
+    from harness.matrix.alerts import alert_rows
+
     truth, _ = ground_truth(evidence)
-    return [_row(evidence, source.id, truth) for source in SOURCES]
+    return [_row(evidence, source.id, truth) for source in SOURCES] + alert_rows(evidence)
 
 
 def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
@@ -228,20 +231,31 @@ def _aggregate_note(notes: list[str]) -> str:
 
 
 def aggregate(matrices: list[list[MatrixRow]]) -> list[MatrixRow]:
-    """One matrix over several runs: kills and sightings added up, verdicts re-judged."""
+    """One matrix over several runs: kills and sightings added up, verdicts re-judged.
+
+    Rows are matched by source id, in the order they first appear. A run in which a
+    source was unavailable adds nothing to its counts (it could not look, so its kills are
+    neither seen nor missed) and is named in the note; a source unavailable in every run
+    is unavailable."""
     if len(matrices) == 1:
         return matrices[0]
-    rows = []
-    for i, source in enumerate(SOURCES):
-        column = [m[i] for m in matrices]
-        truth = sum(r.ground_truth_kills for r in column)
-        if all(r.verdict == "unavailable" for r in column):
-            rows.append(MatrixRow(source.id, source.azure_analogue, None, truth, "unavailable", column[0].note))
-            continue
-        seen = sum(r.kills_seen or 0 for r in column)
-        partial = any(r.verdict == "partial" for r in column)
-        false = sum(r.false_claims for r in column)
-        note = _aggregate_note([r.note for r in column])
-        rows.append(MatrixRow(source.id, source.azure_analogue, seen, truth, verdict(seen, truth, partial, false),
-                              note, false))
-    return rows
+    columns: dict[str, list[tuple[int, MatrixRow]]] = {}
+    for run, matrix in enumerate(matrices, start=1):
+        for row in matrix:
+            columns.setdefault(row.source, []).append((run, row))
+    return [_aggregate_row(column) for column in columns.values()]
+
+
+def _aggregate_row(column: list[tuple[int, MatrixRow]]) -> MatrixRow:
+    first = column[0][1]
+    looked = [row for _, row in column if row.verdict != "unavailable"]
+    missing = [f"unavailable in run {run}: {row.note}" for run, row in column if row.verdict == "unavailable"]
+    if not looked:
+        truth = sum(r.ground_truth_kills for _, r in column)
+        return MatrixRow(first.source, first.azure_analogue, None, truth, "unavailable", first.note)
+    truth = sum(r.ground_truth_kills for r in looked)
+    seen = sum(r.kills_seen or 0 for r in looked)
+    partial = any(r.verdict == "partial" for r in looked)
+    false = sum(r.false_claims for r in looked)
+    note = " | ".join([_aggregate_note([r.note for r in looked]), *missing])
+    return MatrixRow(first.source, first.azure_analogue, seen, truth, verdict(seen, truth, partial, false), note, false)

@@ -26,6 +26,15 @@ def check_run(
         if row.verdict not in allowed:
             seen = "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}"
             failures.append(f"run {run}: {source} was {row.verdict} ({seen}), expected {' or '.join(allowed)}")
+    for rule, allowed in expect.alerts.items():
+        alert_row = rows.get(f"alert:{rule}")
+        if alert_row is None:
+            failures.append(f"run {run}: alert rule {rule} was not evaluated (no monitoring in this run)")
+        elif alert_row.verdict not in allowed:
+            row = alert_row
+            seen = "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}"
+            failures.append(f"run {run}: alert rule {rule} was {row.verdict} ({seen}: {row.note}), "
+                            f"expected {' or '.join(allowed)}")
     for step, wanted in expect.per_request.items():
         failures += _check_step_requests(run, step, wanted.attempts, wanted.kills, traces)
     return failures

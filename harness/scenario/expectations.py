@@ -87,6 +87,14 @@ def _sources_form(value: Any) -> Any:
     return {source: _verdict_list(source, verdicts) for source, verdicts in value.items()}
 
 
+def _alerts_form(value: Any) -> Any:
+    """Every expected verdict of an alert rule a list (rule names are checked against the
+    scenario's rules by the scenario)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {rule: _verdict_list(rule, verdicts) for rule, verdicts in value.items()}
+
+
 class PerRequest(FrozenModel):
     """What each client request of one named step must have caused: how many attempts
     reached the app (a retrying ingress sends more than one) and how many OOM kills
@@ -150,7 +158,8 @@ class EngineExpectations(FrozenModel):
 class Expectations(FrozenModel):
     """What a run must show; any that fails makes the exit code 1.
 
-    ``per_request`` is keyed by the name of an ``http`` or ``burst`` step. ``on_engine``
+    ``per_request`` is keyed by the name of an ``http`` or ``burst`` step; ``alerts`` by
+    the name of an alerting rule (its row's verdict). ``on_engine``
     is keyed by an engine condition (``docker>=24``, ``cgroup=v2``): where a finding is
     true on some engines only, the scenario says what each shows, and the expectations of
     every condition the run's engine meets replace the general ones, key by key.
@@ -160,6 +169,7 @@ class Expectations(FrozenModel):
     sources: Annotated[dict[SourceId, list[Verdict]], BeforeValidator(_sources_form)] = {}
     client_errors: Count | None = None
     per_request: dict[NonBlank, PerRequest] = {}
+    alerts: Annotated[dict[NonBlank, list[Verdict]], BeforeValidator(_alerts_form)] = {}
     on_engine: dict[Annotated[str, AfterValidator(_engine_spec)], EngineExpectations] = {}
 
     def allowed_verdicts(self, source: SourceId) -> tuple[Verdict, ...]:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from harness.errors import ScenarioError
 from harness.scenario.model import PROCESS_KINDS, Scenario
+from harness.scenario.monitoring import BASE_DIR
 from harness.scenario.units import quote_value
 
 MAX_REPORTED_ERRORS = 5
@@ -46,7 +47,7 @@ def parse_scenario(data: Mapping[str, Any], source: str, name: str | None = None
     if "name" not in data:
         data = {**data, "name": name if name is not None else Path(source).stem}
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={BASE_DIR: str(Path(source).parent)})
     except ValidationError as exc:
         raise ScenarioError(f"{source}: {format_validation_error(exc)}") from None
 

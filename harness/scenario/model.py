@@ -58,6 +58,7 @@ from harness.scenario.fields import (
 )
 from harness.scenario.ingress import RETRY_ON, Ingress, RetryOn
 from harness.scenario.limits import Limits, RestartPolicy, RestartPolicyName, restart_form
+from harness.scenario.monitoring import Monitoring, RulesFile
 from harness.scenario.steps import (
     STEP_KINDS,
     STEP_TYPES,
@@ -114,6 +115,7 @@ class Scenario(FrozenModel):
     settle: Annotated[Duration, seconds_within(0.0, 60.0)] = 1.0
     run_timeout: Annotated[Duration, seconds_within(0.0, MAX_TIMEOUT, allow_minimum=False)] = 120.0
     ingress: Ingress | None = None
+    monitoring: Monitoring | None = None
     steps: Annotated[list[Step], Field(min_length=1)]
     expect: Expectations = Expectations()
 
@@ -128,6 +130,23 @@ class Scenario(FrozenModel):
                 f"(named steps: {known})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _alert_expectations_name_rules(self) -> Scenario:
+        if not self.expect.alerts:
+            return self
+        if self.monitoring is None:
+            raise ValueError("expect.alerts needs a monitoring section (or run with --monitoring)")
+        known = [rule.name for rule in self.monitoring.alert_rules()]
+        unknown = [name for name in self.expect.alerts if name not in known]
+        if unknown:
+            raise ValueError(f"expect.alerts: {quoted(unknown)} names no alerting rule "
+                             f"(rules: {', '.join(known)})")
+        return self
+
+    def with_monitoring(self, monitoring: Monitoring) -> Scenario:
+        """This scenario with ``monitoring`` (``--monitoring`` on the command line)."""
+        return self.model_copy(update={"monitoring": monitoring})
 
 
 __all__ = [
@@ -150,6 +169,7 @@ __all__ = [
     "MAX_TIMEOUT",
     "MIN_MEMORY",
     "Method",
+    "Monitoring",
     "NonBlank",
     "OptionalSize",
     "PROCESS_KINDS",
@@ -161,6 +181,7 @@ __all__ = [
     "RestartPolicy",
     "RestartPolicyName",
     "RetryOn",
+    "RulesFile",
     "SOURCE_IDS",
     "STEP_KINDS",
     "STEP_TYPES",

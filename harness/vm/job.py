@@ -28,11 +28,13 @@ def run_job(job: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     from harness.scenario import parse_scenario
 
     scenario = parse_scenario(job["scenario"], job["source"])
-    config = replace(HarnessConfig(), image=job["image"], ingress_image=job["ingress_image"], label=job["label"])
+    config = replace(HarnessConfig(), image=job["image"], ingress_image=job["ingress_image"], label=job["label"],
+                     monitoring_image=job.get("monitoring_image", HarnessConfig().monitoring_image))
     client = docker.from_env(timeout=600)
     require_images(client, config, scenario)
-    result = run_scenario(scenario, DockerBackend(client, config), scenario_file=job["source"],
-                          show_progress=True, time_scale=float(job.get("time_scale", 1.0)))
+    time_scale = float(job.get("time_scale", 1.0))
+    result = run_scenario(scenario, DockerBackend(client, config, log=print, time_scale=time_scale),
+                          scenario_file=job["source"], show_progress=True, time_scale=time_scale)
     return (0 if result.passed else 1), result.to_json()
 
 

@@ -59,12 +59,14 @@ def save_image(client: docker.DockerClient, tag: str, folder: Path, log: Log) ->
 
 
 def images_for(config: HarnessConfig, scenarios: list[Scenario]) -> list[str]:
-    """The image tags the scenarios need (the lab image, the proxy's)."""
+    """The image tags the scenarios need (the lab image, the proxy's, the monitoring stack's)."""
     tags: list[str] = []
     if any(s.target.uses_lab_image for s in scenarios):
         tags.append(config.image)
     if any(s.ingress is not None for s in scenarios):
         tags.append(config.ingress_image)
+    if any(s.monitoring is not None for s in scenarios):
+        tags.append(config.monitoring_image)
     return tags
 
 
@@ -83,7 +85,8 @@ class GuestSession:
         job = {
             "kind": "run", "scenario": scenario.model_dump(mode="json", by_alias=True),
             "source": source or scenario.name, "image": self.config.image,
-            "ingress_image": self.config.ingress_image, "label": self.config.label,
+            "ingress_image": self.config.ingress_image, "monitoring_image": self.config.monitoring_image,
+            "label": self.config.label,
             "time_scale": self.time_scale,
         }
         bound = scenario.run_timeout * scenario.repeat * self.time_scale + JOB_MARGIN_S

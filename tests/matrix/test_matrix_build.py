@@ -178,9 +178,12 @@ def test_aggregate_keeps_partial_and_unavailable() -> None:
         None, "unavailable", "no kmsg")
 
 
-def test_aggregate_counts_a_source_unavailable_in_one_run_as_unseen_there() -> None:
+def test_aggregate_leaves_out_a_run_where_the_source_was_unavailable() -> None:
+    # A run where the source could not look neither saw nor missed its kills: one
+    # unreadable run must not turn a source that saw every kill it could into "partial".
     one = build_matrix(scripted_evidence([1.0], [obs("client", 1.0)]))
     other = scripted_evidence([1.0])
     other.status["client"] = SourceStatus.unavailable("no client")
     rows = {row.source: row for row in aggregate([one, build_matrix(other)])}
-    assert (rows["client"].kills_seen, rows["client"].ground_truth_kills, rows["client"].verdict) == (1, 2, "partial")
+    assert (rows["client"].kills_seen, rows["client"].ground_truth_kills, rows["client"].verdict) == (1, 1, "visible")
+    assert rows["client"].note == "each run: 1 failed requests | unavailable in run 2: no client"

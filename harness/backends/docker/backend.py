@@ -28,6 +28,7 @@ from harness.backends.docker.ingress import (
     build_ingress_image,
     haproxy_config,
 )
+from harness.backends.docker.monitoring import MonitoringStack, build_monitoring_image, check_rules
 from harness.backends.docker.owner import remove_leftovers
 from harness.backends.docker.reaper import ensure_reaper
 from harness.collectors import ingress_log, kernel_log
@@ -40,6 +41,9 @@ from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
 from harness.errors import EngineError, HarnessError, ScenarioError
 from harness.evidence import ContainerState, RunEvidence, SourceStatus
+from harness.monitoring import kube_metrics
+from harness.monitoring.kube_metrics import Exit, Identity, KubeView, fresh_view
+from harness.monitoring.profiles import PROFILES
 from harness.scenario import Scenario
 from harness.scenario.commands import target_command
 
@@ -98,11 +102,16 @@ def prepare_images(
     client: docker.DockerClient, config: HarnessConfig, scenario: Scenario, log: Log = print
 ) -> None:
     """Build (or find current) the images ``scenario`` needs: the lab image when its
-    target is ``labapp``, the HAProxy image when it declares an ingress."""
+    target is ``labapp``, the HAProxy image when it declares an ingress, the monitoring
+    image when it has a monitoring section, whose rules files promtool then checks
+    (before anything of the run starts)."""
     if scenario.target.uses_lab_image:
         build_lab_image(client, config, log=log)
     if scenario.ingress is not None:
         build_ingress_image(client, config, log=log)
+    if scenario.monitoring is not None:
+        build_monitoring_image(client, config, log=log)
+        check_rules(client, config, scenario.monitoring.rule_texts())
 
 
 def require_images(client: docker.DockerClient, config: HarnessConfig, scenario: Scenario) -> None:
@@ -114,6 +123,8 @@ def require_images(client: docker.DockerClient, config: HarnessConfig, scenario:
     wanted = [config.image] if scenario.target.uses_lab_image else []
     if scenario.ingress is not None:
         wanted.append(config.ingress_image)
+    if scenario.monitoring is not None:
+        wanted.append(config.monitoring_image)
     for tag in wanted:
         try:
             client.images.get(tag)
@@ -150,10 +161,12 @@ class DockerBackend:
 
     name = "docker"
 
-    def __init__(self, client: docker.DockerClient, config: HarnessConfig, log: Log = lambda line: None) -> None:
+    def __init__(self, client: docker.DockerClient, config: HarnessConfig, log: Log = lambda line: None,
+                 time_scale: float = 1.0) -> None:
         self.client = client
         self.config = config
         self.log = log
+        self.time_scale = time_scale  # how much slower this machine is (the emulated guest), for bounded waits
         self._info: EngineInfo | None = None
         self._engine_ready = False
 
@@ -181,11 +194,15 @@ class DockerBackend:
         kmsg = kernel_log.KernelLogCollector()
         kmsg.start()  # before the container exists, so no early kill is missed
         try:
-            with ExitStack() as stack:  # left in reverse: proxy, app, network
+            with ExitStack() as stack:  # left in reverse: proxy, app, monitoring, network
                 if scenario.ingress is not None:
                     network = stack.enter_context(PrivateNetwork(
                         self.client, f"oom-harness-{run_id}", run_labels(scenario, self.config, run_id, "network")))
                     spec = replace(spec, network=network.name, network_aliases=(APP_ALIAS,))
+                sessions: list[DockerSession] = []  # the exporter's view reads the session once it exists
+                monitoring = None
+                if scenario.monitoring is not None:
+                    monitoring = stack.enter_context(self._monitoring(scenario, run_id, spec, sessions))
                 container = stack.enter_context(LabContainer(self.client, spec, self.config))
                 proxy = None
                 if scenario.ingress is not None:
@@ -195,13 +212,29 @@ class DockerBackend:
                         run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress",
                         config=self.config))
                 engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
-                session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label)
+                session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label,
+                                        monitoring)
+                sessions.append(session)
                 try:
                     yield session
                 finally:
                     session.stop()
         finally:
             kmsg.stop()
+
+
+    def _monitoring(self, scenario: Scenario, run_id: str, spec: ContainerSpec,
+                    sessions: list[DockerSession]) -> MonitoringStack:
+        """The run's Prometheus, Alertmanager and node_exporter, started before the
+        container: until the session exists its view is the fresh pod's."""
+        assert scenario.monitoring is not None
+        identity = Identity(pod=spec.name or run_id, image=spec.image)
+        return MonitoringStack(
+            self.client, self.config, PROFILES[scenario.monitoring.profile], scenario.monitoring.alert_rules(),
+            scenario.monitoring.rule_texts(),
+            view=lambda: sessions[0].kube_view(identity) if sessions else fresh_view(identity),
+            labels=run_labels(scenario, self.config, run_id, "monitoring"), name=f"oom-harness-{run_id}",
+            wait_bound_s=scenario.monitoring.wait, time_scale=self.time_scale, log=self.log)
 
 
 class DockerSession:
@@ -223,9 +256,11 @@ class DockerSession:
         kmsg: kernel_log.KernelLogCollector,
         proxy: IngressProxy | None = None,
         engine_label: str | None = None,
+        monitoring: MonitoringStack | None = None,
     ) -> None:
         self.container = container
         self.proxy = proxy
+        self.monitoring = monitoring
         self.scenario = scenario
         self.run = run
         self.kmsg = kmsg
@@ -301,9 +336,50 @@ class DockerSession:
         for collector in stopped:
             collector.stop()
 
+    def kube_view(self, identity: Identity) -> KubeView:
+        """The container as cAdvisor and kube-state-metrics would report it now, from the
+        live collectors (see :mod:`harness.monitoring.kube_metrics`); a value whose
+        collector cannot read its source is None, and its series is left out."""
+        kernel_ok = self.kmsg.status().available
+        kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if kernel_ok else []
+        kernel_times = [self.kmsg.boot_wall + k.usec / 1e6 for k in kernel]
+        kill_times = kernel_times if kernel_ok else [o.t for o in self.oom.snapshot() if o.kill]
+        lifecycle = self.events.snapshot()
+        exits = [Exit(o.t, int(o.detail.get("exit_code", 0))) for o in lifecycle if o.kind == "die"]
+        starts = [o.t for o in lifecycle if o.kind == "start"]
+        state = self.state.state
+        sample = self.sampler.latest()
+        restarts = state.get("restart_count")
+        return KubeView(
+            identity=identity,
+            oom_events=kube_metrics.oom_events([t for t, k in zip(kernel_times, kernel, strict=True)
+                                                if not k.group_member]) if kernel_ok else None,
+            working_set_bytes=sample.working_set_bytes if sample and self.sampler.status().available else None,
+            restarts=int(restarts) if restarts is not None else None,
+            last_terminated_reason=kube_metrics.last_terminated_reason(exits, starts, kill_times),
+            waiting_reason=kube_metrics.waiting_reason(state.get("status"), exits[-1].exit_code if exits else None,
+                                                       restarts),
+            engine_readable=self.state.status().available and bool(state),
+            exits_readable=self.events.status().available and (kernel_ok or self.oom.status().available),
+        )
+
+    def _kill_times_now(self) -> list[float]:
+        """When the kills so far happened (the kernel's times, else the counter's)."""
+        if self.kmsg.status().available:
+            kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id)
+            return [self.kmsg.boot_wall + k.usec / 1e6 for k in kernel if not k.group_member]
+        return [o.t for o in self.oom.snapshot() if o.kill]
+
     def finish(self) -> RunEvidence:
         """Stop collecting and assemble the run's evidence from the collectors' snapshots:
-        copies, so nothing a collector does later changes the evidence returned."""
+        copies, so nothing a collector does later changes the evidence returned.
+
+        With a monitoring stack, the run first waits (bounded) for its rules to decide,
+        while the collectors and the exporter still watch the container."""
+        alerts = None
+        if self.monitoring is not None:
+            self.monitoring.settle(self._kill_times_now())
+            alerts = self.monitoring.evidence()
         self.stop()
         ended = time.time()
         cgroup_kills = self.oom.snapshot()
@@ -329,6 +405,7 @@ class DockerSession:
                                            working[-1] if working else None),
             engine_label=self.engine_label,
             final_state=ContainerState.from_json(self.state.state),
+            alerts=alerts,
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
                    "oom_watch_wakes": self.oom.wakes,
                    **self._group_fact(),

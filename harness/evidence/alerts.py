@@ -1,0 +1,179 @@
+"""Typed records of what a run's alerting did: the rules evaluated, each notification
+Alertmanager delivered, when Prometheus had each rule pending or firing, and the values of
+the series the rules read.
+
+Times are Unix seconds. A series that was never scraped is listed in ``series_absent``
+with the reason: a rule that reads it could not look, which is never a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from harness.evidence.model import SourceStatus
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alerting rule as Prometheus evaluated it.
+
+    ``origin`` says where it comes from (a public rule set and the rule's name there, or
+    the user's file); ``reads`` are the metric names its expression selects."""
+
+    name: str
+    expr: str
+    for_s: float
+    origin: str
+    file: str = ""
+    group: str = ""
+    reads: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "expr": self.expr, "for_s": self.for_s, "origin": self.origin,
+                "file": self.file, "group": self.group, "reads": list(self.reads)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertRule:
+        return cls(str(data["name"]), str(data["expr"]), float(data.get("for_s", 0.0)), str(data.get("origin", "")),
+                   str(data.get("file", "")), str(data.get("group", "")), tuple(data.get("reads", ())))
+
+
+def parse_time(text: object) -> float | None:
+    """An RFC 3339 time from Alertmanager or Prometheus as Unix seconds; None for Go's zero
+    time (``0001-01-01T00:00:00Z``, "not ended") or nothing."""
+    if not isinstance(text, str) or not text or text.startswith("0001-"):
+        return None
+    value = text.strip().replace("Z", "+00:00")
+    # Go writes up to nine fractional digits; Python reads six.
+    head, dot, rest = value.partition(".")
+    if dot:
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        value = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    return datetime.fromisoformat(value).timestamp()
+
+
+@dataclass(frozen=True)
+class AlertNotification:
+    """One alert of one webhook notification, as it arrived."""
+
+    received_t: float
+    rule: str
+    status: str  # "firing" or "resolved"
+    starts_at: float | None
+    ends_at: float | None
+    fingerprint: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"received_t": round(self.received_t, 6), "rule": self.rule, "status": self.status,
+                "starts_at": self.starts_at, "ends_at": self.ends_at, "fingerprint": self.fingerprint,
+                "labels": dict(self.labels)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertNotification:
+        return cls(float(data["received_t"]), str(data["rule"]), str(data["status"]), data.get("starts_at"),
+                   data.get("ends_at"), str(data.get("fingerprint", "")), dict(data.get("labels") or {}))
+
+
+def notifications_from_webhook(body: Mapping[str, Any], received_t: float) -> list[AlertNotification]:
+    """Alertmanager's webhook body (version 4) as one record per alert."""
+    alerts = body.get("alerts")
+    if not isinstance(alerts, list):
+        raise ValueError("a webhook body without an 'alerts' list")
+    found = []
+    for alert in alerts:
+        labels = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+        found.append(AlertNotification(received_t, labels.get("alertname", ""), str(alert.get("status", "")),
+                                       parse_time(alert.get("startsAt")), parse_time(alert.get("endsAt")),
+                                       str(alert.get("fingerprint", "")), labels))
+    return found
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """When Prometheus first had a rule pending and firing (its ``ALERTS`` series)."""
+
+    rule: str
+    pending_at: float | None = None
+    firing_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "pending_at": self.pending_at, "firing_at": self.firing_at}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleState:
+        return cls(str(data["rule"]), data.get("pending_at"), data.get("firing_at"))
+
+
+@dataclass(frozen=True)
+class SeriesPoints:
+    """One series a rule reads, as Prometheus stored it during the run."""
+
+    metric: str
+    labels: Mapping[str, str]
+    points: tuple[tuple[float, float], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "labels": dict(self.labels), "points": [list(p) for p in self.points]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SeriesPoints:
+        return cls(str(data["metric"]), dict(data.get("labels") or {}),
+                   tuple((float(t), float(v)) for t, v in data.get("points", [])))
+
+
+@dataclass(frozen=True)
+class AlertEvidence:
+    """What the run's monitoring stack did.
+
+    ``status`` is the stack's own (unavailable when Prometheus or Alertmanager could not be
+    run or read, or the receiver lost a notification); ``series_absent`` maps each metric a
+    rule reads but that was never scraped to the reason. ``waited_s`` is how long the run
+    waited after its steps for the rules to decide, within ``wait_bound_s``; ``history_s``
+    how much past Prometheus was given at start (the series' first values, so ``offset``
+    and long windows mean what they say)."""
+
+    profile: Mapping[str, Any]
+    rules: tuple[AlertRule, ...]
+    notifications: tuple[AlertNotification, ...] = ()
+    states: tuple[RuleState, ...] = ()
+    series: tuple[SeriesPoints, ...] = ()
+    series_absent: Mapping[str, str] = field(default_factory=dict)
+    status: SourceStatus = field(default_factory=SourceStatus.ok)
+    started_at: float = 0.0
+    waited_s: float = 0.0
+    wait_bound_s: float = 0.0
+    history_s: float = 0.0
+    stack: Mapping[str, Any] = field(default_factory=dict)
+
+    def state(self, rule: str) -> RuleState:
+        return next((s for s in self.states if s.rule == rule), RuleState(rule))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": dict(self.profile), "rules": [r.to_json() for r in self.rules],
+                "notifications": [n.to_json() for n in self.notifications],
+                "states": [s.to_json() for s in self.states], "series": [s.to_json() for s in self.series],
+                "series_absent": dict(self.series_absent),
+                "status": {"available": self.status.available, "reason": self.status.reason},
+                "started_at": self.started_at, "waited_s": self.waited_s, "wait_bound_s": self.wait_bound_s,
+                "history_s": self.history_s, "stack": dict(self.stack)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertEvidence:
+        status = data.get("status") or {"available": True}
+        return cls(
+            profile=dict(data.get("profile") or {}),
+            rules=tuple(AlertRule.from_json(r) for r in data.get("rules", [])),
+            notifications=tuple(AlertNotification.from_json(n) for n in data.get("notifications", [])),
+            states=tuple(RuleState.from_json(s) for s in data.get("states", [])),
+            series=tuple(SeriesPoints.from_json(s) for s in data.get("series", [])),
+            series_absent=dict(data.get("series_absent") or {}),
+            status=SourceStatus(bool(status.get("available")), status.get("reason")),
+            started_at=float(data.get("started_at", 0.0)), waited_s=float(data.get("waited_s", 0.0)),
+            wait_bound_s=float(data.get("wait_bound_s", 0.0)), history_s=float(data.get("history_s", 0.0)),
+            stack=dict(data.get("stack") or {}),
+        )

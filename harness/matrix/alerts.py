@@ -1,0 +1,200 @@
+"""Alerting rules as rows of the gap matrix: where a rule's verdict is made.
+
+One row per rule (source ``alert:<name>``, its origin in the analogue column). A kill is
+caught by a rule when Alertmanager delivered a firing notification of that rule after the
+kill, or the rule was already firing, notified, when the kill came (one page covers the
+kills of one incident). The rule's row is then:
+
+- ``visible`` / ``partial``: caught k of n kills, with the latency from the kernel's kill
+  to the notification's arrival;
+- ``misleading``: it fired with no kill behind it (a firing that began before the run's
+  first kill, or in a run without one), however many kills it also caught;
+- ``gap``: it never fired, though it could have: every series it reads was scraped and it
+  never even became pending; the note gives its expression and what those series did;
+- ``unavailable``: it could not have looked or could not finish: the stack did not run,
+  a series it reads was never scraped (its source could not be read, or the harness does
+  not produce it), it was still pending when the run's wait ended (its ``for`` is longer),
+  or Prometheus had it firing but no notification arrived in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.evidence import RunEvidence
+from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, SeriesPoints
+from harness.matrix.build import MatrixRow, kill_times, verdict
+from harness.monitoring.kube_metrics import METRIC_SOURCES
+
+PREFIX = "alert:"
+#: A firing may start this much before the kill it reports (two clocks on one machine).
+CLOCK_SLACK_S = 0.5
+#: A scrape's timestamp is taken before the exporter answers: a value stamped this much
+#: before a kill may already count it.
+SCRAPE_SLACK_S = 0.1
+#: Around a kill, the series a gap's note describes: from this long before ...
+BEFORE_KILL_S = 30.0
+
+
+def row_id(rule: str) -> str:
+    return f"{PREFIX}{rule}"
+
+
+def alert_rows(evidence: RunEvidence) -> list[MatrixRow]:
+    """The rows of every rule the run's monitoring stack evaluated (none without one)."""
+    alerts = evidence.alerts
+    if alerts is None:
+        return []
+    kills = kill_times(evidence)
+    return [rule_row(evidence, alerts, rule, kills) for rule in alerts.rules]
+
+
+def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> MatrixRow:
+    """One rule's row."""
+    truth = len(kills)
+    why_not = _could_not_look(evidence, alerts, rule)
+    if why_not:
+        return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", why_not)
+    firings = _firings(alerts.notifications, rule.name)
+    first_kill = min(kills, default=None)
+    false = [f for f in firings if first_kill is None or f.start < first_kill - CLOCK_SLACK_S]
+    caught, latencies = _caught(kills, firings)
+    if not firings:
+        state = alerts.state(rule.name)
+        if state.firing_at is not None:
+            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable",
+                             f"firing in Prometheus at {_at(state.firing_at, kills)} but no notification arrived "
+                             f"within the {alerts.waited_s:.0f} s the run waited")
+        if state.pending_at is not None:
+            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable",
+                             f"pending from {_at(state.pending_at, kills)}; its for: {_duration(rule.for_s)} is "
+                             f"longer than the {alerts.waited_s:.0f} s the run waited (wait bound "
+                             f"{alerts.wait_bound_s:.0f} s)")
+        if truth == 0:
+            return MatrixRow(row_id(rule.name), rule.origin, 0, 0, "none", "never fired (no kill to see)")
+        return MatrixRow(row_id(rule.name), rule.origin, 0, truth, "gap", _gap_note(alerts, rule, kills))
+    note = _fired_note(caught, truth, latencies, len(firings))
+    if false:
+        note += f"; {len(false)} firing(s) with no OOM kill behind it"
+    return MatrixRow(row_id(rule.name), rule.origin, caught, truth,
+                     verdict(caught, truth, false_claims=len(false)), note, len(false))
+
+
+def _could_not_look(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule) -> str | None:
+    """Why the rule could not have seen a kill in this run, or None."""
+    if not alerts.status.available:
+        return alerts.status.reason or "the monitoring stack could not be read"
+    for metric in rule.reads:
+        source = METRIC_SOURCES.get(metric)
+        if source is not None and not evidence.available(source):
+            status = evidence.status.get(source)
+            why = status.reason if status else "not collected"
+            return f"reads {metric}, whose source {source} is unavailable: {why}"
+    absent = [m for m in rule.reads if m in alerts.series_absent]
+    if absent:
+        return "; ".join(f"reads {m}: {alerts.series_absent[m]}" for m in absent)
+    if not rule.reads:
+        return "its expression selects no metric the run could produce"
+    return None
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One alert instance of a rule (a fingerprint and a start): when it started, when
+    its first firing notification arrived, and when it ended (None: still firing)."""
+
+    start: float
+    arrived: float
+    end: float | None
+
+
+def _firings(notifications: Sequence[AlertNotification], rule: str) -> list[Firing]:
+    """The rule's alert instances that Alertmanager notified as firing."""
+    arrived: dict[tuple[str, float], float] = {}
+    ended: dict[tuple[str, float], float] = {}
+    for n in notifications:
+        if n.rule != rule or n.starts_at is None:
+            continue
+        key = (n.fingerprint, n.starts_at)
+        if n.status == "firing":
+            arrived[key] = min(arrived.get(key, n.received_t), n.received_t)
+        elif n.status == "resolved":
+            ended[key] = n.ends_at if n.ends_at is not None else n.received_t
+    return sorted((Firing(start, first, ended.get((fp, start))) for (fp, start), first in arrived.items()),
+                  key=lambda f: f.start)
+
+
+def _caught(kills: Sequence[float], firings: Sequence[Firing]) -> tuple[int, list[float]]:
+    """How many kills the notified firings covered, and the latencies of those a firing
+    announced. A firing announces the latest kill at or before its start; a kill that
+    came while an instance was already active (started, not yet ended) is covered by it."""
+    ordered = sorted(kills)
+    announced: dict[float, float] = {}
+    for firing in firings:
+        before = [k for k in ordered if k <= firing.start + SCRAPE_SLACK_S]
+        if before:
+            kill = before[-1]
+            announced[kill] = min(announced.get(kill, firing.arrived), firing.arrived)
+    caught, latencies = 0, []
+    for kill in ordered:
+        if kill in announced:
+            caught += 1
+            latencies.append(announced[kill] - kill)
+        elif any(f.start <= kill + SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings):
+            caught += 1
+    return caught, latencies
+
+
+def _fired_note(caught: int, truth: int, latencies: Sequence[float], firings: int) -> str:
+    if truth == 0:
+        return f"fired {firings}x"
+    text = f"fired for {caught}/{truth} kills"
+    if latencies:
+        low, high = min(latencies), max(latencies)
+        text += f", notified {low:.1f} s after the kill" if len(latencies) == 1 or high - low < 0.05 else \
+            f", notified {low:.1f}-{high:.1f} s after the kill"
+    if caught > len(latencies):
+        text += f" ({caught - len(latencies)} while already firing)"
+    return text
+
+
+def _gap_note(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> str:
+    """Never fired: the expression and what the series it reads did around the first kill."""
+    kill = min(kills)
+    parts = [f"never fired: {' '.join(rule.expr.split())}"]
+    for metric in rule.reads:
+        parts.append(f"{metric} {describe_series([s for s in alerts.series if s.metric == metric], kill)}")
+    return "; ".join(parts)
+
+
+def describe_series(series: Sequence[SeriesPoints], kill: float) -> str:
+    """What a metric's series did from before the kill to the end of the run, briefly."""
+    window = [(s, [(t, v) for t, v in s.points if t >= kill - BEFORE_KILL_S]) for s in series]
+    window = [(s, points) for s, points in window if points]
+    if not window:
+        return "had no series around the kill"
+    texts = []
+    for s, points in window[:2]:
+        label = s.labels.get("reason")
+        name = f"{{reason={label}}} " if label else ""
+        first, last = points[0][1], points[-1][1]
+        if first == last:
+            texts.append(f"{name}stayed {_number(first)}")
+        else:
+            changed = next(t for t, v in points if v != first)
+            texts.append(f"{name}{_number(first)} -> {_number(last)} (from {changed - kill:+.1f} s)")
+    more = f" (+{len(window) - 2} series)" if len(window) > 2 else ""
+    return ", ".join(texts) + more
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _at(t: float, kills: Sequence[float]) -> str:
+    return f"{t - min(kills):+.1f} s after the first kill" if kills else "during the run"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"

@@ -1,0 +1,57 @@
+"""The two timing profiles of the monitoring stack.
+
+``production`` is what most installations run: Prometheus scrapes and evaluates every
+15 s, Alertmanager waits 30 s before a group's first notification. ``fast`` does the same
+every second, so a run (and CI) learns in seconds what fires; the rules are not changed,
+so a rule's own ``for:`` and range windows keep their meaning. Both are recorded in the
+result with the latencies they gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+ProfileName = Literal["fast", "production"]
+
+#: Slack for an HTTP hop and a scheduling delay, before the time scale of a slow machine.
+DELIVERY_SLACK_S = 2.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How often Prometheus scrapes and evaluates, and how Alertmanager groups."""
+
+    name: ProfileName
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    group_wait_s: float
+    group_interval_s: float
+    repeat_interval_s: float
+
+    def worst_case_s(self, for_s: float = 0.0) -> float:
+        """The longest a rule can take from a series' change to a notification: one
+        scrape to read the change, an evaluation to see it (a second one after ``for``),
+        the rule's ``for``, Alertmanager's ``group_wait``, and delivery slack."""
+        return (self.scrape_interval_s + 2 * self.evaluation_interval_s + for_s + self.group_wait_s
+                + DELIVERY_SLACK_S)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES: dict[ProfileName, Profile] = {
+    "production": Profile("production", 15.0, 15.0, 30.0, 300.0, 4 * 3600.0),
+    "fast": Profile("fast", 1.0, 1.0, 1.0, 1.0, 4 * 3600.0),
+}
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as Prometheus's configuration writes it (``15s``, ``500ms``, ``4h``)."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
