@@ -117,9 +117,10 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.runner import run_scenario
     from harness.scenario import load_scenario
     from harness.scenario.catalog import resolve_scenario
+    from harness.scenario.monitoring import add_monitoring
 
     scenario_file = str(resolve_scenario(args.file))
-    scenario = with_monitoring_options(load_scenario(scenario_file, repeat=args.repeat), args.monitoring, args.rules)
+    scenario = add_monitoring(load_scenario(scenario_file, repeat=args.repeat), args.monitoring, args.rules)
     if args.vm:
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
@@ -141,27 +142,6 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
         backend = docker_backend(config, scenario)
     result = run_scenario(scenario, backend, scenario_file=scenario_file, show_progress=not args.quiet)
     return _publish(result, args.out, args.plot, args.platform)
-
-
-def with_monitoring_options(scenario: Scenario, profile: str | None, rules: Sequence[str] | None) -> Scenario:
-    """``--monitoring [PROFILE]`` and ``--rules FILE``: the scenario with a monitoring
-    section (its own, with these changes, or a new one)."""
-    if profile is None and not rules:
-        return scenario
-    from pydantic import ValidationError
-
-    from harness.scenario.loader import format_validation_error
-    from harness.scenario.monitoring import BASE_DIR, Monitoring
-
-    given = scenario.monitoring.model_dump() if scenario.monitoring is not None else {}
-    if profile is not None:
-        given["profile"] = profile
-    given["rules"] = [*given.get("rules", []), *(str(Path(r).resolve()) for r in rules or [])]
-    try:
-        monitoring = Monitoring.model_validate(given, context={BASE_DIR: "."})
-    except ValidationError as exc:
-        raise UsageError(f"--monitoring/--rules: {format_validation_error(exc)}") from None
-    return scenario.with_monitoring(monitoring)
 
 
 def _publish(result: ScenarioResult, out: str | None, plot: bool, platform: str = "azure") -> int:

@@ -175,12 +175,15 @@ def falsification(a: ScenarioResult, b: ScenarioResult, changes: list[Change]) -
 
 def matrix_side_by_side(c: Comparison, fmt: str = "simple", platform: str | None = None) -> str:
     """The two matrices, a row per source; with ``platform``, its analogue of each source."""
+    a_rows = {row.source: row for row in c.a.matrix}
     b_rows = {row.source: row for row in c.b.matrix}
     rows = []
-    for row in c.a.matrix:
-        other = b_rows.get(row.source)
-        cells = (row.source, _cell(row), _cell(other) if other else "-")
-        rows.append(cells + ((analogue(row.source, platform),) if platform else ()))
+    for source in dict.fromkeys([*a_rows, *b_rows]):  # A's rows, then alert rules only B evaluated
+        mine, other = a_rows.get(source), b_rows.get(source)
+        cells = (source, _cell(mine) if mine else "-", _cell(other) if other else "-")
+        either = mine or other
+        own = either.azure_analogue if either is not None else ""
+        rows.append(cells + ((analogue(source, platform, own),) if platform else ()))
     headers: tuple[str, ...] = ("source", f"A: {c.a.scenario}", f"B: {c.b.scenario}")
     if platform:
         headers += (PLATFORM_HEADERS[platform],)

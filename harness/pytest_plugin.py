@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -107,6 +107,12 @@ class HarnessSession:
 
         self._once("ingress", build_ingress_image)
 
+    def prepare_monitoring_image(self) -> None:
+        """Build the Prometheus/Alertmanager image, or find it up to date, once per session."""
+        from harness.backends.docker.monitoring import build_monitoring_image
+
+        self._once("monitoring", build_monitoring_image)
+
     def require_lab_image(self) -> None:
         """Like :meth:`prepare_lab_image`, but skips the test (fails it under CI) when the
         image cannot be had."""
@@ -121,6 +127,11 @@ class HarnessSession:
             self.require_lab_image()
         if scenario.ingress is not None:
             _or_unavailable(self.prepare_ingress_image)
+        if scenario.monitoring is not None:
+            from harness.backends.docker.monitoring import check_rules
+
+            _or_unavailable(self.prepare_monitoring_image)
+            check_rules(self.client, self.config, scenario.monitoring.rule_texts())  # a bad file fails the test
         return DockerBackend(self.client, self.config)  # starts the reaper before its first container
 
     def _once(self, name: str, build: Callable[..., object]) -> None:
@@ -163,7 +174,8 @@ class OomHarness:
         self.rootpath = rootpath
         self.results: list[ScenarioResult] = node.stash.setdefault(RESULTS, [])
 
-    def run(self, scenario: ScenarioSpec, *, repeat: int | None = None, name: str | None = None) -> ScenarioResult:
+    def run(self, scenario: ScenarioSpec, *, repeat: int | None = None, name: str | None = None,
+            monitoring: str | None = None, rules: Sequence[str | Path] = ()) -> ScenarioResult:
         """Run ``scenario`` on the local engine and return its result (the matrix included).
 
         Args:
@@ -172,13 +184,19 @@ class OomHarness:
             repeat: the number of runs, instead of the scenario's own ``repeat``.
             name: the scenario's name instead of its own (a mapping without a name gets
                 the test's); it labels the containers (``io.oom-harness.scenario``).
+            monitoring: run a Prometheus and Alertmanager beside it with this profile
+                (``fast`` or ``production``), as ``harness run --monitoring``.
+            rules: your Prometheus rules files to evaluate too (implies ``monitoring``);
+                :func:`assert_alert_fires` then checks a rule against the kills.
 
         Raises:
             ScenarioError: the scenario is invalid; EngineError: the engine refused a step.
         """
         resolved, source = self.resolve(scenario, repeat, name)
         from harness.runner import run_scenario
+        from harness.scenario.monitoring import add_monitoring
 
+        resolved = add_monitoring(resolved, monitoring, rules)
         backend = self.session.backend(resolved)
         result = run_scenario(resolved, backend, scenario_file=source, show_progress=False)
         self.results.append(result)
@@ -206,6 +224,41 @@ class OomHarness:
         from harness.scenario.catalog import resolve_scenario
 
         return resolve_scenario(str(path))
+
+
+def assert_alert_fires(result: ScenarioResult, rule: str, within_s: float) -> list[float]:
+    """Fail unless alerting rule ``rule`` paged for every OOM kill of every run, within
+    ``within_s`` seconds of the kernel's kill (a kill that came while the rule was already
+    firing counts as paged at once). Returns the latencies, one per kill.
+
+    For a run made with ``monitoring`` or ``rules``; a run with no kill fails too, since
+    it proves nothing about the rule."""
+    from harness.matrix.alerts import kill_latencies
+
+    latencies: list[float] = []
+    problems: list[str] = []
+    for run in result.runs:
+        if run.evidence.alerts is None:
+            problems.append(f"run {run.evidence.run} had no monitoring: run the scenario with monitoring= or rules=")
+            continue
+        if rule not in {r.name for r in run.evidence.alerts.rules}:
+            names = ", ".join(r.name for r in run.evidence.alerts.rules)
+            problems.append(f"no alerting rule named {rule} was evaluated (rules: {names})")
+            continue
+        found = kill_latencies(run.evidence, rule)
+        if not found:
+            problems.append(f"run {run.evidence.run} had no OOM kill to page for")
+        for i, latency in enumerate(found, start=1):
+            if latency is None:
+                problems.append(f"run {run.evidence.run}: {rule} never paged for kill {i}")
+            elif latency > within_s:
+                problems.append(f"run {run.evidence.run}: {rule} paged {latency:.1f} s after kill {i} "
+                                f"(more than {within_s:g} s)")
+            else:
+                latencies.append(latency)
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+    return latencies
 
 
 def _overrides(repeat: int | None, name: str | None) -> dict[str, Any]:

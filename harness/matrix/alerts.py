@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from harness.evidence import RunEvidence
 from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, SeriesPoints
 from harness.matrix.build import MatrixRow, kill_times, verdict
-from harness.monitoring.kube_metrics import METRIC_SOURCES
+from harness.monitoring.kube_metrics import ABSENCE_MEANS, METRIC_SOURCES
 
 PREFIX = "alert:"
 #: A firing may start this much before the kill it reports (two clocks on one machine).
@@ -127,23 +127,43 @@ def _firings(notifications: Sequence[AlertNotification], rule: str) -> list[Firi
 
 def _caught(kills: Sequence[float], firings: Sequence[Firing]) -> tuple[int, list[float]]:
     """How many kills the notified firings covered, and the latencies of those a firing
-    announced. A firing announces the latest kill at or before its start; a kill that
-    came while an instance was already active (started, not yet ended) is covered by it."""
-    ordered = sorted(kills)
+    announced. A firing announces every kill before its start that no earlier firing
+    announced (one page for the kills that made the rule true); a kill that came while an
+    instance was already active (started, not yet ended) is covered by it."""
     announced: dict[float, float] = {}
-    for firing in firings:
-        before = [k for k in ordered if k <= firing.start + SCRAPE_SLACK_S]
-        if before:
-            kill = before[-1]
-            announced[kill] = min(announced.get(kill, firing.arrived), firing.arrived)
+    for firing in sorted(firings, key=lambda f: f.start):
+        for kill in kills:
+            if kill <= firing.start + SCRAPE_SLACK_S and kill not in announced:
+                announced[kill] = firing.arrived
     caught, latencies = 0, []
-    for kill in ordered:
+    for kill in sorted(kills):
         if kill in announced:
             caught += 1
             latencies.append(announced[kill] - kill)
         elif any(f.start <= kill + SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings):
             caught += 1
     return caught, latencies
+
+
+def kill_latencies(evidence: RunEvidence, rule: str) -> list[float | None]:
+    """For each OOM kill of the run, in order: how long after it a firing notification of
+    ``rule`` arrived (0.0 when the rule was already firing, notified, when the kill came),
+    or None when nothing of the rule covered it."""
+    alerts = evidence.alerts
+    if alerts is None:
+        return []
+    kills = sorted(kill_times(evidence))
+    firings = _firings(alerts.notifications, rule)
+    found: list[float | None] = []
+    for kill in kills:
+        _, announced = _caught([kill], [f for f in firings if f.start >= kill - SCRAPE_SLACK_S])
+        if announced:
+            found.append(announced[0])
+        elif _caught([kill], firings)[0]:
+            found.append(0.0)
+        else:
+            found.append(None)
+    return found
 
 
 def _fired_note(caught: int, truth: int, latencies: Sequence[float], firings: int) -> str:
@@ -164,7 +184,8 @@ def _gap_note(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) ->
     kill = min(kills)
     parts = [f"never fired: {' '.join(rule.expr.split())}"]
     for metric in rule.reads:
-        parts.append(f"{metric} {describe_series([s for s in alerts.series if s.metric == metric], kill)}")
+        series = [s for s in alerts.series if s.metric == metric]
+        parts.append(f"{metric} {describe_series(series, kill) if series else ABSENCE_MEANS.get(metric, 'no series')}")
     return "; ".join(parts)
 
 
@@ -179,7 +200,10 @@ def describe_series(series: Sequence[SeriesPoints], kill: float) -> str:
         label = s.labels.get("reason")
         name = f"{{reason={label}}} " if label else ""
         first, last = points[0][1], points[-1][1]
-        if first == last:
+        if points[0][0] > kill:
+            texts.append(f"{name}appeared {points[0][0] - kill:+.1f} s after the kill at {_number(first)}"
+                         + (f", then {_number(last)}" if last != first else ""))
+        elif first == last:
             texts.append(f"{name}stayed {_number(first)}")
         else:
             changed = next(t for t, v in points if v != first)

@@ -53,8 +53,11 @@ KUBERNETES_ANALOGUES: dict[str, str] = {
 PLATFORMS = ("azure", "kubernetes")
 
 
-def analogue(source_id: str, platform: str = "azure") -> str:
-    """What users of ``platform`` read for ``source_id``."""
+def analogue(source_id: str, platform: str = "azure", own: str = "") -> str:
+    """What users of ``platform`` read for ``source_id``; for a row that is no signal
+    source (an alerting rule's, whose analogue is the rule's origin), ``own``."""
+    if source_id not in BY_ID:
+        return own
     if platform == "kubernetes":
         return KUBERNETES_ANALOGUES[source_id]
     return BY_ID[source_id].azure_analogue

@@ -40,6 +40,13 @@ NAMESPACE = "oom-harness"
 #: The container's name in the pod, as a kubelet labels it.
 CONTAINER = "app"
 
+#: What it means that a served metric has no series: kube-state-metrics writes a
+#: termination's reason only after a termination, a waiting reason only while waiting.
+ABSENCE_MEANS: dict[str, str] = {
+    "kube_pod_container_status_last_terminated_reason": "no series: the container never terminated",
+    "kube_pod_container_status_waiting_reason": "no series: the container was never waiting",
+}
+
 #: Where each metric comes from: the matrix source whose availability it shares.
 METRIC_SOURCES: dict[str, str] = {
     "container_oom_events_total": "kernel_log",

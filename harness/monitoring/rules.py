@@ -85,7 +85,7 @@ def parse_rules(text: str, file: str, origin: str | None = None) -> list[AlertRu
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        where = f" line {mark.line + 1}:" if mark is not None else ""
         raise ScenarioError(f"{file}:{where} not a YAML rules file ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
         raise ScenarioError(f"{file}: a rules file needs a top-level 'groups:' list (Prometheus's format)")

@@ -75,6 +75,11 @@ def render_markdown(result: ScenarioResult, plot_file: str | None = None, platfo
     requests = request_tables(result, fmt="github")
     if requests:
         lines += ["", "## Per client request", "", REQUESTS_READING, "", *requests]
+    from harness.report.alerting import alerting_section
+
+    alerting = alerting_section(result, engine_line(engine), fmt="github")
+    if alerting:
+        lines += ["", "## Alerting rules", "", *alerting[:-1], "", alerting[-1]]
     if plot_file:
         lines += ["", "## Memory timeline", "", f"![memory timeline]({plot_file})"]
     if result.failures:

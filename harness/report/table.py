@@ -25,7 +25,7 @@ RUN_HEADERS = ("run", "kills", "kill at (MB alloc)", "RSS (MB)", "killed PIDs", 
 
 def matrix_rows(matrix: list[MatrixRow], platform: str = "azure") -> list[tuple[Any, ...]]:
     return [
-        (row.source, row.azure_analogue if platform == "azure" else analogue(row.source, platform),
+        (row.source, row.azure_analogue if platform == "azure" else analogue(row.source, platform, row.azure_analogue),
          "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}",
          row.verdict.upper() if row.verdict in ("gap", "partial", "misleading") else row.verdict, row.note)
         for row in matrix
@@ -222,6 +222,11 @@ def render_text(result: ScenarioResult, platform: str = "azure") -> str:
     requests = request_tables(result)
     if requests:
         parts += ["", "Per client request", *requests]
+    from harness.report.alerting import alerting_section
+
+    alerting = alerting_section(result, engine_line(result.engine))
+    if alerting:
+        parts += ["", "Alerting rules", *alerting]
     verdict = "PASSED" if result.passed else "FAILED"
     parts += ["", f"expectations: {verdict}"] + [f"  - {f}" for f in result.failures]
     return "\n".join(parts)

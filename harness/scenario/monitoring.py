@@ -9,15 +9,19 @@ is ``promtool``'s call before the run starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, StrictBool, ValidationInfo, model_validator
+from pydantic import BeforeValidator, StrictBool, ValidationError, ValidationInfo, model_validator
 
 from harness.errors import ScenarioError
 from harness.evidence.alerts import AlertRule
 from harness.monitoring.rules import RulesText, parse_rules, shipped_rules
 from harness.scenario.fields import Duration, FrozenModel, seconds_within
+
+if TYPE_CHECKING:
+    from harness.scenario.model import Scenario
 
 #: The validation context key holding the scenario file's folder.
 BASE_DIR = "base_dir"
@@ -90,3 +94,24 @@ class Monitoring(FrozenModel):
         for file in self.rules:
             rules += parse_rules(file.text, file.path)
         return rules
+
+
+def add_monitoring(scenario: Scenario, profile: str | None = None,
+                   rules: Sequence[str | Path] | None = None) -> Scenario:
+    """``scenario`` with a monitoring section: its own with ``profile`` and the extra
+    ``rules`` files (read relative to the working folder), or a new one. Unchanged when
+    neither is given (``harness run --monitoring [PROFILE] --rules FILE``, the plugin's
+    ``run(..., monitoring=, rules=)``)."""
+    if profile is None and not rules:
+        return scenario
+    given: dict[str, Any] = scenario.monitoring.model_dump() if scenario.monitoring is not None else {}
+    if profile is not None:
+        given["profile"] = profile
+    given["rules"] = [*given.get("rules", []), *(str(Path(r).resolve()) for r in rules or [])]
+    try:
+        monitoring = Monitoring.model_validate(given, context={BASE_DIR: "."})
+    except ValidationError as exc:
+        from harness.scenario.loader import format_validation_error
+
+        raise ScenarioError(f"{scenario.name}: monitoring: {format_validation_error(exc)}") from None
+    return scenario.with_monitoring(monitoring)

@@ -237,7 +237,7 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write(tmp_path, VALID + "targt: {}\n")
     assert load_error(path) == (
         f'{path}: unknown key "targt" (expected one of: name, description, target, limits, '
-        "restart, repeat, sample_interval, settle, run_timeout, ingress, steps, expect)"
+        "restart, repeat, sample_interval, settle, run_timeout, ingress, monitoring, steps, expect)"
     )
 
 

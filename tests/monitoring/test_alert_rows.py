@@ -1,0 +1,136 @@
+"""Alerting rules as matrix rows, judged from recorded runs and from variants of them
+that make each verdict: visible, gap, misleading, none and every unavailable."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from monitoring_inputs import recorded_evidence, recorded_result
+
+from harness.evidence import SourceStatus
+from harness.evidence.alerts import AlertNotification, RuleState
+from harness.matrix import aggregate, build_matrix
+from harness.matrix.alerts import kill_latencies
+from harness.runner.expect import check_run
+from harness.scenario.expectations import Expectations
+
+
+def rows(evidence: object) -> dict[str, tuple[str, int | None, str]]:
+    return {row.source.removeprefix("alert:"): (row.verdict, row.kills_seen, row.note)
+            for row in build_matrix(evidence) if row.source.startswith("alert:")}  # type: ignore[arg-type]
+
+
+def test_a_worker_kill_is_caught_by_the_kernel_counters_only() -> None:
+    found = rows(recorded_evidence("gradual-alerts"))
+    assert {name: verdict for name, (verdict, _, _) in found.items()} == {
+        "HostOomKillDetected": "visible", "KubernetesContainerOomKiller": "gap", "MultipleContainersOOMKilled": "gap",
+        "KubePodCrashLooping": "gap", "ContainerOomEvent": "visible", "NodeOomKill": "visible"}
+    verdict, seen, note = found["KubernetesContainerOomKiller"]
+    assert note.startswith("never fired: (kube_pod_container_status_restarts_total - ")
+    assert "kube_pod_container_status_restarts_total stayed 0" in note
+    assert "kube_pod_container_status_last_terminated_reason no series: the container never terminated" in note
+    assert found["ContainerOomEvent"][2].startswith("fired for 1/1 kills, notified ")
+
+
+def test_pid1_kills_are_caught_by_the_status_rules_too() -> None:
+    found = rows(recorded_evidence("pid1-oom-alerts"))
+    assert found["KubernetesContainerOomKiller"][:2] == ("visible", 4)
+    assert found["MultipleContainersOOMKilled"][0] == "gap"  # needs more than 10 OOM restarts in 12 min
+    verdict, seen, note = found["KubePodCrashLooping"]
+    assert (verdict, seen) == ("unavailable", None)
+    assert "its for: 15m is longer than" in note
+    latencies = kill_latencies(recorded_evidence("pid1-oom-alerts"), "ContainerOomEvent")
+    assert len(latencies) == 4 and latencies[0] is not None and latencies[0] > 0 and latencies[1:] == [0.0] * 3
+
+
+def test_the_stored_matrix_is_what_the_stored_evidence_gives() -> None:
+    for scenario in ("gradual-alerts", "pid1-oom-alerts"):
+        result = recorded_result(scenario)
+        assert build_matrix(result.runs[0].evidence) == result.runs[0].matrix
+
+
+def test_a_stack_that_did_not_run_is_unavailable_never_a_gap() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    broken = replace(evidence, alerts=replace(evidence.alerts, status=SourceStatus.unavailable(
+        "the monitoring stack did not come up: prometheus exited with code 1")))
+    assert {v for v, _, _ in rows(broken).values()} == {"unavailable"}
+    assert rows(broken)["NodeOomKill"][2] == "the monitoring stack did not come up: prometheus exited with code 1"
+
+
+def test_a_rule_whose_source_could_not_be_read_is_unavailable() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    blind = replace(evidence, status={**evidence.status, "engine_state": SourceStatus.unavailable("inspect failed")})
+    found = rows(blind)
+    assert found["KubernetesContainerOomKiller"] == (
+        "unavailable", None, "reads kube_pod_container_status_restarts_total, whose source engine_state is "
+                             "unavailable: inspect failed")
+    assert found["ContainerOomEvent"][0] == "visible"
+
+
+def test_a_series_never_scraped_makes_its_rules_unavailable() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    absent = replace(evidence, alerts=replace(evidence.alerts, series_absent={
+        "node_vmstat_oom_kill": "node_exporter served no node_vmstat_oom_kill"}))
+    found = rows(absent)
+    assert found["NodeOomKill"] == ("unavailable", None,
+                                    "reads node_vmstat_oom_kill: node_exporter served no node_vmstat_oom_kill")
+    assert found["HostOomKillDetected"][0] == "unavailable"
+
+
+def test_pending_or_unnotified_is_unavailable_and_never_true_is_a_gap() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    kill = evidence.kills[0].t
+    quiet = [n for n in evidence.alerts.notifications if n.rule != "NodeOomKill"]
+    for states, verdict, words in (
+        ((RuleState("NodeOomKill", pending_at=kill + 1.0),), "unavailable", "pending from +1.0 s"),
+        ((RuleState("NodeOomKill", pending_at=kill + 1.0, firing_at=kill + 2.0),), "unavailable",
+         "firing in Prometheus at +2.0 s after the first kill but no notification arrived"),
+        ((), "gap", "never fired: increase(node_vmstat_oom_kill[5m]) > 0; node_vmstat_oom_kill "),
+    ):
+        variant = replace(evidence, alerts=replace(evidence.alerts, notifications=tuple(quiet), states=states))
+        found = rows(variant)["NodeOomKill"]
+        assert found[0] == verdict and words in found[2], found
+
+
+def test_a_firing_before_any_kill_is_misleading() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    kill = evidence.kills[0].t
+    early = AlertNotification(kill - 9.0, "NodeOomKill", "firing", kill - 10.0, None, "0123456789abcdef", {})
+    noisy = replace(evidence, alerts=replace(evidence.alerts, notifications=(*evidence.alerts.notifications, early)))
+    row = next(r for r in build_matrix(noisy) if r.source == "alert:NodeOomKill")
+    assert (row.verdict, row.false_claims) == ("misleading", 1)
+    assert row.note.endswith("1 firing(s) with no OOM kill behind it")
+
+
+def test_no_kill_and_no_firing_is_none() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    calm = replace(evidence, kills=[], observations=[o for o in evidence.observations if not o.kill],
+                   alerts=replace(evidence.alerts, notifications=(), states=()))
+    assert {v for v, _, _ in rows(calm).values()} == {"none"}
+
+
+def test_aggregate_leaves_out_runs_where_a_rule_could_not_look() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    broken = replace(evidence, alerts=replace(evidence.alerts, status=SourceStatus.unavailable("no prometheus")))
+    total = {row.source: row for row in aggregate([build_matrix(evidence), build_matrix(broken)])}
+    row = total["alert:ContainerOomEvent"]
+    assert (row.verdict, row.kills_seen, row.ground_truth_kills) == ("visible", 1, 1)
+    assert row.note.endswith("unavailable in run 2: no prometheus")
+
+
+def test_alert_expectations_are_checked() -> None:
+    result = recorded_result("gradual-alerts")
+    run = result.runs[0]
+    expect = Expectations.model_validate({"alerts": {"NodeOomKill": "visible", "KubernetesContainerOomKiller":
+                                                     ["visible", "partial"], "Missing": "gap"}})
+    failures = check_run(1, expect, run.figures, run.matrix)
+    assert failures[0].startswith("run 1: alert rule KubernetesContainerOomKiller was gap (0/1: never fired")
+    assert failures[0].endswith("expected visible or partial")
+    assert failures[1] == "run 1: alert rule Missing was not evaluated (no monitoring in this run)"
+    assert len(failures) == 2
