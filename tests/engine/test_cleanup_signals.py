@@ -51,15 +51,22 @@ def _owned(client: docker.DockerClient, label: str, owner: str) -> list[str]:
 
 
 def _wait_for_proxy(client: docker.DockerClient, label: str, owner: str, proc: subprocess.Popen[str]) -> None:
+    _wait_for_roles(client, label, owner, proc, {"ingress"})
+
+
+def _wait_for_roles(
+    client: docker.DockerClient, label: str, owner: str, proc: subprocess.Popen[str], roles: set[str]
+) -> None:
+    """Until the run has containers of every role (``ingress``, ``run``, ``monitoring``)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         kinds = {c.labels.get(label) for c in client.containers.list(
             all=True, filters={"label": f"{label}.owner={owner}"})}
-        if "ingress" in kinds:
+        if roles <= kinds:
             return
         assert proc.poll() is None, f"the run ended early: {proc.stderr.read() if proc.stderr else ''}"
         time.sleep(0.1)
-    pytest.fail("the run's ingress proxy never appeared")
+    pytest.fail(f"the run's {', '.join(sorted(roles))} containers never appeared")
 
 
 def _kill_9_mid_run(
@@ -102,6 +109,32 @@ def test_a_signal_during_a_run_leaves_nothing_at_once(
         time.sleep(0.1)
     assert proc.wait(timeout=60) == 130
     assert _owned(docker_client, harness_config.label, owner) == []
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGKILL,)],
+                         ids=["ctrl-c twice", "kill -9 with the reaper"])
+def test_a_monitored_run_leaves_no_part_of_its_stack(
+    docker_client: docker.DockerClient, harness_config: HarnessConfig, tmp_path: Path, sweep: list[str],
+    signals: tuple[signal.Signals, ...],
+) -> None:
+    """Prometheus, Alertmanager and node_exporter (host network) go with the run."""
+    reaper = signals == (signal.SIGKILL,)
+    proc, owner = _start(tmp_path, "gradual-alerts", reaper=reaper)
+    sweep.append(owner)
+    _wait_for_roles(docker_client, harness_config.label, owner, proc, {"monitoring", "run"})
+    stack = [name for name in _owned(docker_client, harness_config.label, owner) if "-prometheus" in name]
+    assert stack, "no Prometheus container"
+    for signum in signals:
+        os.kill(proc.pid, signum)
+        time.sleep(0.1)
+    code = proc.wait(timeout=60)
+    wait_s = REAPER_TIMEOUT_S + 20 if reaper else 0.0
+    ended = time.monotonic()
+    while _owned(docker_client, harness_config.label, owner) and time.monotonic() - ended < wait_s:
+        time.sleep(0.2)
+    assert _owned(docker_client, harness_config.label, owner) == []
+    assert code == (-signal.SIGKILL if reaper else 130)
     assert not (tmp_path / "out").exists()
 
 

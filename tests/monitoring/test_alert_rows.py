@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from monitoring_inputs import recorded_evidence, recorded_result
 
 from harness.evidence import SourceStatus
 from harness.evidence.alerts import AlertNotification, RuleState
 from harness.matrix import aggregate, build_matrix
 from harness.matrix.alerts import kill_latencies
+from harness.pytest_plugin import assert_alert_fires
 from harness.runner.expect import check_run
 from harness.scenario.expectations import Expectations
 
@@ -134,3 +136,15 @@ def test_alert_expectations_are_checked() -> None:
     assert failures[0].endswith("expected visible or partial")
     assert failures[1] == "run 1: alert rule Missing was not evaluated (no monitoring in this run)"
     assert len(failures) == 2
+
+
+def test_assert_alert_fires_for_a_users_ci() -> None:
+    result = recorded_result("gradual-alerts")
+    (latency,) = assert_alert_fires(result, "ContainerOomEvent", within_s=30)
+    assert 0 < latency < 5
+    with pytest.raises(pytest.fail.Exception, match="KubernetesContainerOomKiller never paged for kill 1"):
+        assert_alert_fires(result, "KubernetesContainerOomKiller", within_s=30)
+    with pytest.raises(pytest.fail.Exception, match=r"paged \d\.\d s after kill 1 \(more than 0.1 s\)"):
+        assert_alert_fires(result, "ContainerOomEvent", within_s=0.1)
+    with pytest.raises(pytest.fail.Exception, match="no alerting rule named Mine was evaluated"):
+        assert_alert_fires(result, "Mine", within_s=30)

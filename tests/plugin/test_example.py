@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from harness.pytest_plugin import OomHarness
+from harness.pytest_plugin import OomHarness, assert_alert_fires
 
 
 @pytest.mark.engine
@@ -14,3 +16,24 @@ def test_console_logs_see_the_worker_oom_kill(oom_harness: OomHarness) -> None:
     # so the container never exits and its lifecycle events stay silent.
     assert result.source("console_logs").verdict == "visible"
     assert result.source("lifecycle_events").verdict == "gap"
+
+
+# README: "Would your alerting have paged you?" -- your own rule against a real worker kill.
+MY_RULES = """\
+groups:
+  - name: my-team
+    rules:
+      - alert: WorkerOomKilled
+        expr: increase(container_oom_events_total{namespace="oom-harness"}[5m]) > 0
+"""
+
+
+@pytest.mark.engine
+def test_my_rule_pages_within_30_s_of_a_worker_kill(oom_harness: OomHarness, tmp_path: Path) -> None:
+    rules = tmp_path / "my-rules.yml"
+    rules.write_text(MY_RULES)
+    result = oom_harness.run("gradual", repeat=1, rules=[rules])
+    latencies = assert_alert_fires(result, "WorkerOomKilled", within_s=30)
+    assert len(latencies) == result.runs[0].figures.oom_kills
+    # The rule most dashboards ship with would not have paged: the container never exited.
+    assert result.source("alert:KubernetesContainerOomKiller").verdict == "gap"
