@@ -7,6 +7,11 @@ the figures with the targets they are held to. Not a test: a measurement, rerun 
 
     .venv/bin/python bench/run.py [--n 3] [--skip-suite] [--where host,guest]
     .venv/bin/python bench/run.py --hog [--runs 5] [--hogs 2] [--only a,b]
+    .venv/bin/python bench/run.py --alerts [--n 3]
+
+``--alerts`` measures the alerting rules: gradual-alerts and pid1-oom-alerts N times under
+each timing profile (fast and production), each rule's verdicts and its latency from the
+kernel's kill to Alertmanager's notification; it updates the ``alerts`` part.
 
 ``--hog`` is the determinism mode: every shipped scenario N times (one run each) while
 CPU-bound processes compete for the cores, and the pass rate per scenario; it updates
@@ -179,6 +184,92 @@ def pass_rates(run: Runner, runs: int, hogs: int, cgroup_version: str, only: set
     return rates
 
 
+ALERT_SCENARIOS = ("gradual-alerts", "pid1-oom-alerts")
+
+
+def alert_figures(results: list[ScenarioResult]) -> dict[str, dict[str, Any]]:
+    """Per rule over the runs: how often each verdict, and the latency from the first kill
+    to the rule's notification (seconds)."""
+    from harness.matrix.alerts import kill_latencies
+
+    found: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for run in result.runs:
+            alerts = run.evidence.alerts
+            if alerts is None:
+                continue
+            for rule in alerts.rules:
+                entry = found.setdefault(rule.name, {"origin": rule.origin, "verdicts": {}, "latency_s": []})
+                row = run.source(f"alert:{rule.name}")
+                entry["verdicts"][row.verdict] = entry["verdicts"].get(row.verdict, 0) + 1
+                first = next(iter(kill_latencies(run.evidence, rule.name)), None)
+                if first is not None:
+                    entry["latency_s"].append(round(first, 2))
+    return found
+
+
+def alerts_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> int:
+    from harness.backends.docker.monitoring import build_monitoring_image
+
+    build_monitoring_image(client, config, log=lambda line: None)
+    backend = DockerBackend(client, config)
+    info = engine.describe(client)
+    started = time.monotonic()
+    profiles: dict[str, Any] = {}
+    for profile in ("fast", "production"):
+        for name in ALERT_SCENARIOS:
+            scenario = load_scenario(SCENARIOS / f"{name}.yaml", repeat=1)
+            assert scenario.monitoring is not None
+            # The production profile's worst case (77 s) must fit the run's wait.
+            scenario = scenario.with_monitoring(scenario.monitoring.model_copy(
+                update={"profile": profile, "wait": max(scenario.monitoring.wait, 300.0)}))
+            results = []
+            for _ in range(args.n):
+                results.append(run_scenario(scenario, backend, show_progress=False))
+                print(f"{profile} {name}: run {len(results)}/{args.n} "
+                      f"{'passed' if results[-1].passed else 'FAILED ' + '; '.join(results[-1].failures)[:200]}",
+                      flush=True)
+            profiles.setdefault(profile, {})[name] = {"passed": sum(r.passed for r in results),
+                                                      "rules": alert_figures(results)}
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["alerts"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "engine": {"version": info.version, "cgroup_version": info.cgroup_version, "kernel": info.kernel},
+        "runs_per_scenario": args.n, "wall_s": round(time.monotonic() - started, 1), "profiles": profiles,
+    }
+    write_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(render_alerts(report["alerts"]))
+    print(f"\nwrote {out}")
+    return 0
+
+
+def render_alerts(alerts: dict[str, Any]) -> str:
+    """Rule by scenario: verdicts and notification latency under each profile."""
+    rows = []
+    profiles = alerts["profiles"]
+    names = list(next(iter(next(iter(profiles.values())).values()))["rules"])
+    for rule in names:
+        for scenario in ALERT_SCENARIOS:
+            cells = [rule, scenario]
+            for profile in ("fast", "production"):
+                entry = profiles.get(profile, {}).get(scenario, {}).get("rules", {}).get(rule)
+                if entry is None:
+                    cells.append("-")
+                    continue
+                verdicts = ", ".join(f"{v} {n}" for v, n in sorted(entry["verdicts"].items()))
+                lat = entry["latency_s"]
+                if lat:
+                    verdicts += (f"; {statistics.median(lat):.1f} s ({min(lat):.1f}-{max(lat):.1f})"
+                                 if len(lat) > 1 else f"; {lat[0]:.1f} s")
+                cells.append(verdicts)
+            rows.append(cells)
+    eng = alerts["engine"]
+    head = (f"alerting rules, {alerts['runs_per_scenario']} runs per scenario and profile, docker "
+            f"{str(eng['version']).split('+')[0]}, cgroup v{eng['cgroup_version']}; latency: kill to notification")
+    return head + "\n" + tabulate(rows, headers=("rule", "scenario", "fast (1 s)", "production (15 s, 30 s)"))
+
+
 def hog_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> int:
     backend = DockerBackend(client, config)
     info = engine.describe(client)
@@ -219,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="--hog: runs of each scenario (default 5)")
     parser.add_argument("--hogs", type=int, default=2, help="--hog: CPU-bound processes (default 2)")
     parser.add_argument("--only", default="", help="--hog: only these scenarios (comma-separated)")
+    parser.add_argument("--alerts", action="store_true",
+                        help="alerting rules' verdicts and latencies under the fast and production profiles")
     args = parser.parse_args(argv)
     sides = [s.strip() for s in args.where.split(",") if s.strip()]
 
@@ -228,10 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     build_ingress_image(client, config, log=lambda line: None)  # for the spike-ingress pair
     if args.hog:
         return hog_main(args, client, config)
-    report: dict[str, Any] = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if args.alerts:
+        return alerts_main(args, client, config)
+    # A partial run (--where host) keeps the parts it did not measure, each with its own date.
+    out = Path(args.out)
+    report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    report["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if "host" in sides:
         backend = DockerBackend(client, config)
         report["host"] = measure(lambda s: run_scenario(s, backend, show_progress=False), args.n, not args.skip_suite)
+        report["host"]["measured_at"] = report["measured_at"]
     if "guest" in sides:
         from harness.vm.session import guest_session
 
@@ -239,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         with guest_session(config, scenarios, log=lambda line: print(line, file=sys.stderr)) as session:
             report["guest"] = measure(session.run, args.n, False)
             report["guest"]["time_scale"] = session.time_scale
+            report["guest"]["measured_at"] = report["measured_at"]
     report["targets"] = {k: {"target": t, "bound": b, "host_only": h} for k, (t, b, _, h) in TARGETS.items()}
     write_atomic(Path(args.out), json.dumps(report, indent=2) + "\n")
     print(render(report))

@@ -132,7 +132,8 @@ class AlertEvidence:
 
     ``status`` is the stack's own (unavailable when Prometheus or Alertmanager could not be
     run or read, or the receiver lost a notification); ``series_absent`` maps each metric a
-    rule reads but that was never scraped to the reason. ``waited_s`` is how long the run
+    rule reads but that was never scraped to the reason. ``started_at`` and ``ended_at``
+    are when the stack was ready and when it was read for the last time. ``waited_s`` is how long the run
     waited after its steps for the rules to decide, within ``wait_bound_s``; ``history_s``
     how much past Prometheus was given at start (the series' first values, so ``offset``
     and long windows mean what they say)."""
@@ -145,10 +146,18 @@ class AlertEvidence:
     series_absent: Mapping[str, str] = field(default_factory=dict)
     status: SourceStatus = field(default_factory=SourceStatus.ok)
     started_at: float = 0.0
+    ended_at: float = 0.0
     waited_s: float = 0.0
     wait_bound_s: float = 0.0
     history_s: float = 0.0
     stack: Mapping[str, Any] = field(default_factory=dict)
+
+    def worst_case_s(self) -> float:
+        """The longest a rule without ``for`` can take from a kill to its notification
+        under the profile (one scrape, two evaluations, Alertmanager's group_wait)."""
+        p = self.profile
+        return (float(p.get("scrape_interval_s", 0.0)) + 2 * float(p.get("evaluation_interval_s", 0.0))
+                + float(p.get("group_wait_s", 0.0)))
 
     def state(self, rule: str) -> RuleState:
         return next((s for s in self.states if s.rule == rule), RuleState(rule))
@@ -159,7 +168,7 @@ class AlertEvidence:
                 "states": [s.to_json() for s in self.states], "series": [s.to_json() for s in self.series],
                 "series_absent": dict(self.series_absent),
                 "status": {"available": self.status.available, "reason": self.status.reason},
-                "started_at": self.started_at, "waited_s": self.waited_s, "wait_bound_s": self.wait_bound_s,
+                "started_at": self.started_at, "ended_at": self.ended_at, "waited_s": self.waited_s, "wait_bound_s": self.wait_bound_s,
                 "history_s": self.history_s, "stack": dict(self.stack)}
 
     @classmethod
@@ -173,7 +182,7 @@ class AlertEvidence:
             series=tuple(SeriesPoints.from_json(s) for s in data.get("series", [])),
             series_absent=dict(data.get("series_absent") or {}),
             status=SourceStatus(bool(status.get("available")), status.get("reason")),
-            started_at=float(data.get("started_at", 0.0)), waited_s=float(data.get("waited_s", 0.0)),
+            started_at=float(data.get("started_at", 0.0)), ended_at=float(data.get("ended_at", 0.0)), waited_s=float(data.get("waited_s", 0.0)),
             wait_bound_s=float(data.get("wait_bound_s", 0.0)), history_s=float(data.get("history_s", 0.0)),
             stack=dict(data.get("stack") or {}),
         )

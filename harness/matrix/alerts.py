@@ -71,6 +71,9 @@ def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kill
                              f"pending from {_at(state.pending_at, kills)}; its for: {_duration(rule.for_s)} is "
                              f"longer than the {alerts.waited_s:.0f} s the run waited (wait bound "
                              f"{alerts.wait_bound_s:.0f} s)")
+        cut_short = _ended_too_soon(alerts, kills)
+        if cut_short:
+            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", cut_short)
         if truth == 0:
             return MatrixRow(row_id(rule.name), rule.origin, 0, 0, "none", "never fired (no kill to see)")
         return MatrixRow(row_id(rule.name), rule.origin, 0, truth, "gap", _gap_note(alerts, rule, kills))
@@ -79,6 +82,20 @@ def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kill
         note += f"; {len(false)} firing(s) with no OOM kill behind it"
     return MatrixRow(row_id(rule.name), rule.origin, caught, truth,
                      verdict(caught, truth, false_claims=len(false)), note, len(false))
+
+
+def _ended_too_soon(alerts: AlertEvidence, kills: Sequence[float]) -> str | None:
+    """Why the run's end came before a rule that never fired could have: the stack was
+    read before the profile's worst case had passed since the last kill (or since the
+    stack was ready, in a run without one)."""
+    if not alerts.ended_at:
+        return None
+    since = max([alerts.started_at, *kills])
+    worst = alerts.worst_case_s()
+    if alerts.ended_at - since >= worst:
+        return None
+    return (f"the run ended {alerts.ended_at - since:.0f} s after the last kill, before the "
+            f"{worst:.0f} s a rule can take under the {alerts.profile.get('name', '?')} profile")
 
 
 def _could_not_look(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule) -> str | None:

@@ -148,3 +148,18 @@ def test_assert_alert_fires_for_a_users_ci() -> None:
         assert_alert_fires(result, "ContainerOomEvent", within_s=0.1)
     with pytest.raises(pytest.fail.Exception, match="no alerting rule named Mine was evaluated"):
         assert_alert_fires(result, "Mine", within_s=30)
+
+
+def test_a_run_that_ended_before_the_profiles_worst_case_is_no_gap() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    kill = evidence.kills[0].t
+    production = {"name": "production", "scrape_interval_s": 15.0, "evaluation_interval_s": 15.0,
+                  "group_wait_s": 30.0}
+    short = replace(evidence, alerts=replace(evidence.alerts, profile=production, ended_at=kill + 40.0, states=(),
+                                             notifications=()))
+    verdict, _, note = rows(short)["KubernetesContainerOomKiller"]
+    assert (verdict, note) == ("unavailable", "the run ended 40 s after the last kill, before the 75 s a rule can "
+                                              "take under the production profile")
+    done = replace(short, alerts=replace(short.alerts, ended_at=kill + 80.0))  # type: ignore[arg-type]
+    assert rows(done)["KubernetesContainerOomKiller"][0] == "gap"

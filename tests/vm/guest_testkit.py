@@ -11,7 +11,8 @@ from harness.result import ScenarioResult
 ROOT = Path(__file__).resolve().parents[2]
 #: The shipped scenarios run in the guest by CI.
 IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry",
-            "gradual-group-kill", "spike-group-kill", "gradual-uwsgi", "worker-timeout")
+            "gradual-group-kill", "spike-group-kill", "gradual-uwsgi", "worker-timeout",
+            "gradual-alerts", "pid1-oom-alerts", "gradual-group-kill-alerts")
 # Not gradual-uvicorn: under emulation uvicorn's supervisor logged the dead worker 0.2 s
 # after the kill in one CI run and not within the 4 s the run had left in the next, so its
 # console verdict there depends on scheduling (on the host: 0.10-0.36 s, every run).

@@ -360,7 +360,7 @@ class MonitoringStack:
         return AlertEvidence(
             profile=self.profile.to_json(), rules=self.rules, notifications=tuple(self.receiver.snapshot()),
             states=states, series=series, series_absent=dict(self._series_absent), status=status,
-            started_at=self.started_at, waited_s=self.waited_s, wait_bound_s=self.wait_bound_s,
+            started_at=self.started_at, ended_at=time.time(), waited_s=self.waited_s, wait_bound_s=self.wait_bound_s,
             history_s=self.history_s, stack=self._facts())
 
     def _status(self) -> SourceStatus:
