@@ -136,7 +136,13 @@ class AlertEvidence:
     are when the stack was ready and when it was read for the last time. ``waited_s`` is how long the run
     waited after its steps for the rules to decide, within ``wait_bound_s``; ``history_s``
     how much past Prometheus was given at start (the series' first values, so ``offset``
-    and long windows mean what they say)."""
+    and long windows mean what they say). ``source`` is ``stack`` for the stack the harness
+    ran, else which existing Prometheus was read (its series are not the harness's)."""
+
+    @property
+    def own_stack(self) -> bool:
+        return self.source == "stack"
+
 
     profile: Mapping[str, Any]
     rules: tuple[AlertRule, ...]
@@ -151,6 +157,7 @@ class AlertEvidence:
     wait_bound_s: float = 0.0
     history_s: float = 0.0
     stack: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "stack"
 
     def worst_case_s(self) -> float:
         """The longest a rule without ``for`` can take from a kill to its notification
@@ -168,8 +175,9 @@ class AlertEvidence:
                 "states": [s.to_json() for s in self.states], "series": [s.to_json() for s in self.series],
                 "series_absent": dict(self.series_absent),
                 "status": {"available": self.status.available, "reason": self.status.reason},
-                "started_at": self.started_at, "ended_at": self.ended_at, "waited_s": self.waited_s, "wait_bound_s": self.wait_bound_s,
-                "history_s": self.history_s, "stack": dict(self.stack)}
+                "started_at": self.started_at, "ended_at": self.ended_at, "waited_s": self.waited_s,
+                "wait_bound_s": self.wait_bound_s, "history_s": self.history_s, "stack": dict(self.stack),
+                "source": self.source}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertEvidence:
@@ -182,7 +190,8 @@ class AlertEvidence:
             series=tuple(SeriesPoints.from_json(s) for s in data.get("series", [])),
             series_absent=dict(data.get("series_absent") or {}),
             status=SourceStatus(bool(status.get("available")), status.get("reason")),
-            started_at=float(data.get("started_at", 0.0)), ended_at=float(data.get("ended_at", 0.0)), waited_s=float(data.get("waited_s", 0.0)),
+            started_at=float(data.get("started_at", 0.0)), ended_at=float(data.get("ended_at", 0.0)),
+            waited_s=float(data.get("waited_s", 0.0)),
             wait_bound_s=float(data.get("wait_bound_s", 0.0)), history_s=float(data.get("history_s", 0.0)),
-            stack=dict(data.get("stack") or {}),
+            stack=dict(data.get("stack") or {}), source=str(data.get("source", "stack")),
         )

@@ -47,6 +47,11 @@ def alert_rows(evidence: RunEvidence) -> list[MatrixRow]:
     if alerts is None:
         return []
     kills = kill_times(evidence)
+    if not alerts.rules and not alerts.status.available:
+        # Your Prometheus could not be read: its rules are not even known, and the row
+        # that stands for all of them says why.
+        return [MatrixRow(row_id("*"), alerts.source, None, len(kills), "unavailable",
+                          alerts.status.reason or "could not be read")]
     return [rule_row(evidence, alerts, rule, kills) for rule in alerts.rules]
 
 
@@ -102,6 +107,8 @@ def _could_not_look(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRul
     """Why the rule could not have seen a kill in this run, or None."""
     if not alerts.status.available:
         return alerts.status.reason or "the monitoring stack could not be read"
+    if not alerts.own_stack:
+        return None  # your Prometheus's series are its own: the harness cannot say what it scraped
     for metric in rule.reads:
         source = METRIC_SOURCES.get(metric)
         if source is not None and not evidence.available(source):
@@ -200,6 +207,8 @@ def _gap_note(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) ->
     """Never fired: the expression and what the series it reads did around the first kill."""
     kill = min(kills)
     parts = [f"never fired: {' '.join(rule.expr.split())}"]
+    if not alerts.own_stack:
+        return parts[0]
     for metric in rule.reads:
         series = [s for s in alerts.series if s.metric == metric]
         parts.append(f"{metric} {describe_series(series, kill) if series else ABSENCE_MEANS.get(metric, 'no series')}")

@@ -22,7 +22,7 @@ DELIVERY_SLACK_S = 2.0
 class Profile:
     """How often Prometheus scrapes and evaluates, and how Alertmanager groups."""
 
-    name: ProfileName
+    name: str  # fast, production, or "yours" (read from your configuration)
     scrape_interval_s: float
     evaluation_interval_s: float
     group_wait_s: float

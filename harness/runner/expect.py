@@ -29,7 +29,9 @@ def check_run(
     for rule, allowed in expect.alerts.items():
         alert_row = rows.get(f"alert:{rule}")
         if alert_row is None:
-            failures.append(f"run {run}: alert rule {rule} was not evaluated (no monitoring in this run)")
+            unread = rows.get("alert:*")
+            why = unread.note if unread is not None else "no monitoring in this run, or no rule of that name"
+            failures.append(f"run {run}: alert rule {rule} was not evaluated ({why})")
         elif alert_row.verdict not in allowed:
             row = alert_row
             seen = "n/a" if row.kills_seen is None else f"{row.kills_seen}/{row.ground_truth_kills}"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, StrictBool, ValidationError, ValidationInfo, model_validator
+from pydantic import AfterValidator, BeforeValidator, StrictBool, ValidationError, ValidationInfo, model_validator
 
 from harness.errors import ScenarioError
 from harness.evidence.alerts import AlertRule
@@ -37,6 +37,12 @@ def _read_rules_file(value: Any, info: ValidationInfo) -> Any:
         return {"path": str(path), "text": path.read_text()}
     except OSError as exc:
         raise ValueError(f"cannot read rules file {path}: {exc.strerror or exc}") from None
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError(f"{value!r} is not an http(s) URL (like http://127.0.0.1:9090)")
+    return value.rstrip("/")
 
 
 class RulesFile(FrozenModel):
@@ -64,15 +70,35 @@ class Monitoring(FrozenModel):
     (15 s, 15 s, group_wait 30 s). ``shipped_rules``: evaluate the shipped rule set.
     ``rules``: the user's own rules files. ``wait``: the longest the run waits after its
     steps for the slowest rule to decide; a rule whose ``for`` does not fit is judged
-    unavailable when it was pending, never a gap."""
+    unavailable when it was pending, never a gap. ``prometheus_url`` (and
+    ``alertmanager_url``): start no stack, read your existing Prometheus (and Alertmanager)
+    instead, read-only; its loaded rules become the rows."""
 
     profile: Literal["fast", "production"] = "fast"
     shipped_rules: StrictBool = True
     rules: list[Annotated[RulesFile, BeforeValidator(_read_rules_file)]] = []
     wait: Annotated[Duration, seconds_within(1.0, 3600.0)] = 300.0
+    prometheus_url: Annotated[str, AfterValidator(_http_url)] | None = None
+    alertmanager_url: Annotated[str, AfterValidator(_http_url)] | None = None
+
+    @property
+    def external(self) -> bool:
+        """True when the run reads an existing Prometheus instead of starting a stack."""
+        return self.prometheus_url is not None
+
+    @model_validator(mode="after")
+    def _external_alone(self) -> Monitoring:
+        if self.alertmanager_url is not None and self.prometheus_url is None:
+            raise ValueError("alertmanager_url needs prometheus_url (the rules are your Prometheus's)")
+        if self.prometheus_url is not None and self.rules:
+            raise ValueError("rules files go to the stack the harness starts; with prometheus_url the rules are "
+                             "the ones your Prometheus has loaded")
+        return self
 
     @model_validator(mode="after")
     def _some_rule(self) -> Monitoring:
+        if self.external:
+            return self
         if not self.shipped_rules and not self.rules:
             raise ValueError("no rules to evaluate: give rules files or leave shipped_rules on")
         names = [rule.name for rule in self.alert_rules()]
@@ -89,7 +115,10 @@ class Monitoring(FrozenModel):
         return shipped + [file.as_text() for file in self.rules]
 
     def alert_rules(self) -> list[AlertRule]:
-        """Every alerting rule, shipped first, then the user's files in order."""
+        """Every alerting rule, shipped first, then the user's files in order (none known
+        before the run when they are your Prometheus's)."""
+        if self.external:
+            return []
         rules = shipped_rules() if self.shipped_rules else []
         for file in self.rules:
             rules += parse_rules(file.text, file.path)

@@ -42,12 +42,15 @@ from harness.config import HarnessConfig
 from harness.errors import EngineError, HarnessError, ScenarioError
 from harness.evidence import ContainerState, RunEvidence, SourceStatus
 from harness.monitoring import kube_metrics
+from harness.monitoring.external import ExternalAlerting
 from harness.monitoring.kube_metrics import Exit, Identity, KubeView, fresh_view
 from harness.monitoring.profiles import PROFILES
 from harness.scenario import Scenario
 from harness.scenario.commands import target_command
 
 MIB = 1024 * 1024
+#: What watches a run's alerting: the stack the harness starts, or your Prometheus.
+Alerting = MonitoringStack | ExternalAlerting
 
 
 def container_spec(scenario: Scenario, config: HarnessConfig, run_id: str) -> ContainerSpec:
@@ -109,7 +112,7 @@ def prepare_images(
         build_lab_image(client, config, log=log)
     if scenario.ingress is not None:
         build_ingress_image(client, config, log=log)
-    if scenario.monitoring is not None:
+    if scenario.monitoring is not None and not scenario.monitoring.external:
         build_monitoring_image(client, config, log=log)
         check_rules(client, config, scenario.monitoring.rule_texts())
 
@@ -123,7 +126,7 @@ def require_images(client: docker.DockerClient, config: HarnessConfig, scenario:
     wanted = [config.image] if scenario.target.uses_lab_image else []
     if scenario.ingress is not None:
         wanted.append(config.ingress_image)
-    if scenario.monitoring is not None:
+    if scenario.monitoring is not None and not scenario.monitoring.external:
         wanted.append(config.monitoring_image)
     for tag in wanted:
         try:
@@ -200,9 +203,10 @@ class DockerBackend:
                         self.client, f"oom-harness-{run_id}", run_labels(scenario, self.config, run_id, "network")))
                     spec = replace(spec, network=network.name, network_aliases=(APP_ALIAS,))
                 sessions: list[DockerSession] = []  # the exporter's view reads the session once it exists
-                monitoring = None
+                monitoring: Alerting | None = None
                 if scenario.monitoring is not None:
-                    monitoring = stack.enter_context(self._monitoring(scenario, run_id, spec, sessions))
+                    monitoring = self._monitoring(scenario, run_id, spec, sessions)
+                    stack.enter_context(monitoring)
                 container = stack.enter_context(LabContainer(self.client, spec, self.config))
                 proxy = None
                 if scenario.ingress is not None:
@@ -215,6 +219,8 @@ class DockerBackend:
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label,
                                         monitoring)
                 sessions.append(session)
+                if isinstance(monitoring, ExternalAlerting):
+                    monitoring.add_container_name(container.id)
                 try:
                     yield session
                 finally:
@@ -224,10 +230,15 @@ class DockerBackend:
 
 
     def _monitoring(self, scenario: Scenario, run_id: str, spec: ContainerSpec,
-                    sessions: list[DockerSession]) -> MonitoringStack:
+                    sessions: list[DockerSession]) -> Alerting:
         """The run's Prometheus, Alertmanager and node_exporter, started before the
-        container: until the session exists its view is the fresh pod's."""
+        container: until the session exists its view is the fresh pod's. With
+        ``prometheus_url``, your Prometheus is followed instead."""
         assert scenario.monitoring is not None
+        if scenario.monitoring.external:
+            assert scenario.monitoring.prometheus_url is not None
+            return ExternalAlerting(scenario.monitoring.prometheus_url, scenario.monitoring.alertmanager_url,
+                                    [spec.name or run_id], scenario.monitoring.wait, self.time_scale, self.log)
         identity = Identity(pod=spec.name or run_id, image=spec.image)
         return MonitoringStack(
             self.client, self.config, PROFILES[scenario.monitoring.profile], scenario.monitoring.alert_rules(),
@@ -256,7 +267,7 @@ class DockerSession:
         kmsg: kernel_log.KernelLogCollector,
         proxy: IngressProxy | None = None,
         engine_label: str | None = None,
-        monitoring: MonitoringStack | None = None,
+        monitoring: Alerting | None = None,
     ) -> None:
         self.container = container
         self.proxy = proxy
