@@ -212,7 +212,7 @@ def _run_from_json(data: dict[str, Any]) -> RunResult:
         samples=[MemorySample(float(t), u, w) for t, u, w in ev.get("samples", [])],
         highwater_bytes=ev.get("highwater_bytes"),
         one_minute=[(float(t), float(avg)) for t, avg in ev.get("one_minute", [])],
-        requests=[ClientRequest(**r) for r in ev.get("requests", [])],
+        requests=[ClientRequest.from_json(r) for r in ev.get("requests", [])],
         marks=[(float(t), str(label)) for t, label in ev.get("marks", [])],
         **_typed_facts(ev.get("facts", {})),
         alerts=AlertEvidence.from_json(ev["alerts"]) if isinstance(ev.get("alerts"), dict) else None,

@@ -221,10 +221,12 @@ class CgroupOomCollector(ThreadedCollector[Observation]):
             self.thread.start()
 
     def stop(self) -> None:
-        self.thread.stop()
-        if self.notifier:
+        """Stop watching, with one last read so a kill just before the stop is counted. The
+        notifier's descriptors are closed only when the thread ended (see MemorySampler.stop)."""
+        ended = self.thread.stop()
+        self._tick()
+        if ended and self.notifier:
             self.notifier.close()
-        self._tick()  # one last read, so a kill just before the stop is counted
 
     def _step(self) -> float:
         """One turn of the watch: sleep until the kernel notifies (or the safety read is

@@ -116,12 +116,17 @@ class MemorySampler(ThreadedCollector[MemorySample]):
             self.thread.start()
 
     def stop(self) -> None:
-        self.thread.stop()
+        """Stop sampling, take the final high-water mark, close the files. A thread that
+        did not end keeps its descriptors: closed under it, their numbers could be reused
+        by another open and its next pread would read someone else's file."""
+        ended = self.thread.stop()
+        if self.readable and self.cgroup is not None:
+            self._read_highwater()  # the final high-water mark
+        if not ended:
+            return
         for counter in (self._usage, self._inactive, self._peak):
             if counter is not None:
                 counter.close()
-        if self.readable and self.cgroup is not None:
-            self._read_highwater()  # the final high-water mark
 
     def nudge(self) -> None:
         """The kernel said the cgroup's memory events changed (it hit its limit, or an OOM

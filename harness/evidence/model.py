@@ -111,6 +111,12 @@ class ClientRequest:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClientRequest:
+        """Read back what :meth:`to_json` wrote; fields a later harness added within the
+        schema version are ignored, as every reader of result.json ignores them."""
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
 
 @dataclass(frozen=True)
 class SourceStatus:

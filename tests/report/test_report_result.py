@@ -327,3 +327,18 @@ def test_stored_results_read_their_typed_facts() -> None:
     evidence = load_result(RESULTS / "gradual.json").runs[0].evidence
     assert evidence.final_state is not None and evidence.final_state.status == "running"
     assert (evidence.health_probes, evidence.health_probe_failures) == (38, 1)
+
+
+def test_fields_added_within_the_schema_version_are_ignored_by_every_reader(tmp_path: Path) -> None:
+    # The README promises that fields may be added within a schema version: a result from
+    # a later harness with new fields in its requests, kills, figures, matrix rows and
+    # alerting evidence still reads.
+    data = json.loads((RESULTS / "spike.json").read_text())
+    run = data["runs"][0]
+    for record in (run["evidence"]["requests"][0], run["evidence"]["kills"][0], run["figures"], run["matrix"][0],
+                   run["evidence"]["observations"][0]):
+        record["added_later"] = 1
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data))
+    result = load_result(path)
+    assert result.runs[0].evidence.requests[0] == load_result(RESULTS / "spike.json").runs[0].evidence.requests[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,23 +53,47 @@ class Owner:
 
 
 def remove_leftovers(client: docker.DockerClient, label: str, user: str, log: Log) -> list[str]:
-    """Remove this user's containers and networks whose owner process is gone; their names."""
+    """Remove this user's containers and networks whose owner process is gone; their names.
+
+    Clean-up of someone else's mess never stops the user's run: an item already gone or
+    being removed (the reaper got there first: 404, 409) is skipped, any other failure is
+    logged and the rest goes on."""
     filters: dict[str, Any] = {"label": [f"{label}.user={user}"]}
     removed: list[str] = []
     try:
-        for container in client.containers.list(all=True, filters=filters):
-            if _orphaned(container.labels, label):
-                container.remove(force=True, v=True)
-                removed.append(str(container.name))
-        for network in client.networks.list(filters=filters):
-            if _orphaned(network.attrs.get("Labels") or {}, label):
-                network.remove()
-                removed.append(f"network:{network.name}")
+        containers = client.containers.list(all=True, filters=filters)
+        networks = client.networks.list(filters=filters)
     except ENGINE_ERRORS as exc:
-        raise EngineError(f"could not remove a killed harness's leftovers: {first_line(exc)}") from exc
+        log(f"engine: could not list a killed harness's leftovers: {first_line(exc)}")
+        return removed
+    for container in containers:
+        if _orphaned(container.labels, label) and _remove(partial(container.remove, force=True, v=True),
+                                                          str(container.name), log):
+            removed.append(str(container.name))
+    for network in networks:
+        if _orphaned(network.attrs.get("Labels") or {}, label) and _remove(network.remove, f"network {network.name}",
+                                                                           log):
+            removed.append(f"network:{network.name}")
     if removed:
         log(f"engine: removed {len(removed)} leftover(s) of a harness that was killed: {' '.join(removed)}")
     return removed
+
+
+def _remove(remove: Callable[[], object], what: str, log: Log) -> bool:
+    """Remove one leftover; False when it was gone already or could not be removed."""
+    try:
+        remove()
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # removal already in progress
+            return False
+        log(f"engine: could not remove leftover {what}: {first_line(exc)}")
+        return False
+    except ENGINE_ERRORS as exc:
+        log(f"engine: could not remove leftover {what}: {first_line(exc)}")
+        return False
 
 
 def _orphaned(labels: dict[str, Any], label: str) -> bool:
