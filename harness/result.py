@@ -197,6 +197,7 @@ def _typed_facts(facts: dict[str, Any]) -> dict[str, Any]:
         "snapshots": list(facts.get("snapshots") or []),
         "health_probes": facts.get("health_probes"),
         "health_probe_failures": facts.get("health_probe_failures"),
+        "health_probe_boot_failures": facts.get("health_probe_boot_failures"),
     }
 
 

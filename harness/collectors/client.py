@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 
 from harness.collectors.base import CollectorThread, ThreadedCollector
-from harness.evidence import ClientRequest, Observation
+from harness.evidence import ClientRequest, Observation, SourceStatus
 
 CLIENT = "client"
 HEALTH = "health_probe"
@@ -97,6 +97,11 @@ class Probe:
     latency_ms: float
 
 
+def failures_before_first_answer(probes: list[Probe]) -> int:
+    """Failed probes before the target first answered (its boot): no outage, but counted."""
+    return next((i for i, p in enumerate(probes) if p.ok), len(probes))
+
+
 def outages(probes: list[Probe], threshold: int = FAILURE_THRESHOLD) -> list[Observation]:
     """Each run of at least ``threshold`` consecutive failed probes after the target
     first answered is one outage (failures while it boots are not outages)."""
@@ -149,6 +154,18 @@ class HealthProber(ThreadedCollector[Probe]):
         if close:
             self._client.close()
         return self.snapshot()
+
+    def _own_status(self) -> SourceStatus:
+        """Unavailable when no probe was sent, or when the target never answered one: a
+        probe that never saw the target up cannot tell an outage from a boot."""
+        probes = self.snapshot()
+        if not probes:
+            return SourceStatus.unavailable("no health probe was sent (the run ended first)")
+        if not any(p.ok for p in probes):
+            first = next((p.error for p in probes if p.error), "no answer")
+            return SourceStatus.unavailable(f"never healthy: none of {len(probes)} probes was answered "
+                                            f"(first error: {first})")
+        return SourceStatus.ok()
 
     def _probe(self) -> None:
         t, t0 = time.time(), time.perf_counter()

@@ -157,7 +157,8 @@ class ContainerState:
 
 #: The keys of ``result.json``'s ``facts`` that hold the typed facts below (their names
 #: in the file are kept from before they were typed).
-TYPED_FACT_KEYS = ("engine", "final_state", "snapshots", "health_probes", "health_probe_failures")
+TYPED_FACT_KEYS = ("engine", "final_state", "snapshots", "health_probes", "health_probe_failures",
+                   "health_probe_boot_failures")
 
 
 @dataclass
@@ -171,7 +172,9 @@ class RunEvidence:
     pressure report) reads: ``engine_label`` names the engine whose own behaviour a note
     describes ("Docker 26.1.5"); ``final_state`` is the container's last state where the
     backend has one; ``snapshots`` are the runner's /diag snapshots; ``health_probes`` and
-    ``health_probe_failures`` count the health probe's requests; ``alerts`` is what the
+    ``health_probe_failures`` count the health probe's requests, and
+    ``health_probe_boot_failures`` those that failed before the target first answered
+    (its boot: no outage, but not dropped silently); ``alerts`` is what the
     run's monitoring stack did, when the scenario had one. ``facts`` holds the
     backend's own figures (container id, cgroup path, collector CPU), which only that
     backend's readers (and bench/) use.
@@ -195,6 +198,7 @@ class RunEvidence:
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     health_probes: int | None = None
     health_probe_failures: int | None = None
+    health_probe_boot_failures: int | None = None
     alerts: AlertEvidence | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -211,6 +215,8 @@ class RunEvidence:
             out["health_probes"] = self.health_probes
         if self.health_probe_failures is not None:
             out["health_probe_failures"] = self.health_probe_failures
+        if self.health_probe_boot_failures is not None:
+            out["health_probe_boot_failures"] = self.health_probe_boot_failures
         return out
 
     def of(self, source: str) -> list[Observation]:

@@ -106,6 +106,8 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
     else:
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _count_note(source, count), False
+        if source == "health_probe" and evidence.health_probe_boot_failures:
+            note += f" ({evidence.health_probe_boot_failures} failed probes before the target first answered)"
     return MatrixRow(source, analogue, seen, truth, verdict(seen, truth, under), note)
 
 

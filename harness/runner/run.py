@@ -13,8 +13,8 @@ import httpx
 from harness.attempts import trace_requests
 from harness.backends.base import Backend, TargetSession
 from harness.collectors import console_logs
-from harness.collectors.client import HealthProber, outages, request_observations
-from harness.evidence import Observation, RunEvidence, SourceStatus
+from harness.collectors.client import HealthProber, failures_before_first_answer, outages, request_observations
+from harness.evidence import ClientRequest, Observation, RunEvidence, SourceStatus
 from harness.matrix import aggregate, build_matrix, figures
 from harness.matrix.claims import trim_other_lines
 from harness.result import RunResult, ScenarioResult
@@ -105,10 +105,19 @@ def _drive(
         observations=sorted(found.observations + request_observations(driver.requests) + outages(probes),
                             key=lambda o: o.t),
         requests=list(driver.requests), marks=list(driver.marks), snapshots=list(driver.snapshots),
-        status={"client": SourceStatus.ok(), "health_probe": prober.status(), **found.status},
+        # The client and the probe are the runner's own: their statuses are the runner's.
+        status={**found.status, "client": client_status(driver.requests), "health_probe": prober.status()},
         health_probes=len(probes), health_probe_failures=sum(1 for p in probes if not p.ok),
+        health_probe_boot_failures=failures_before_first_answer(probes),
     )
     return replace(combined, observations=settle_console(combined, scenario.target.kill_log_patterns)), failure
+
+
+def client_status(requests: Sequence[ClientRequest]) -> SourceStatus:
+    """The client could have seen a kill only through a request it sent."""
+    if not requests:
+        return SourceStatus.unavailable("no request was sent (the scenario's steps send none)")
+    return SourceStatus.ok()
 
 
 def settle_console(evidence: RunEvidence, kill_log_patterns: Sequence[str] = ()) -> list[Observation]:

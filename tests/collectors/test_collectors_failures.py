@@ -284,6 +284,24 @@ def test_a_prober_whose_thread_failed_is_unavailable() -> None:
 
 
 def test_failed_probes_are_findings_not_a_failed_prober() -> None:
+    answered: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not answered:
+            answered.append(1)
+            return httpx.Response(200)
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    prober = HealthProber("http://lab.test", "/health", interval=0.01, transport=httpx.MockTransport(handler))
+    prober.start()
+    _until(lambda: len(prober.probes) >= 4)
+    probes = prober.stop()
+    assert prober.status() == OK
+    assert {(p.ok, p.error) for p in probes[1:]} == {(False, "connect")}
+
+
+def test_a_target_that_never_answered_leaves_the_probe_unavailable_not_a_gap() -> None:
+    # A probe that never saw the target up cannot tell an outage from a boot.
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Connection refused", request=request)
 
@@ -291,8 +309,11 @@ def test_failed_probes_are_findings_not_a_failed_prober() -> None:
     prober.start()
     _until(lambda: len(prober.probes) >= 3)
     probes = prober.stop()
-    assert prober.status() == OK
-    assert {(p.ok, p.error) for p in probes} == {(False, "connect")}
+    assert prober.status() == SourceStatus.unavailable(
+        f"never healthy: none of {len(probes)} probes was answered (first error: connect)")
+    unstarted = HealthProber("http://lab.test", "/health", transport=httpx.MockTransport(handler))
+    unstarted.stop()
+    assert unstarted.status() == SourceStatus.unavailable("no health probe was sent (the run ended first)")
 
 
 # --- console logs --------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def test_wait_exit_waits_for_the_exit() -> None:
 def test_expectations_pass_on_the_scripted_evidence() -> None:
     expect = {"kills": {"min": 1}, "client_errors": 0,
               "sources": {"cgroup": "visible", "console_logs": "visible", "engine_oom_event": "visible",
-                          "lifecycle_events": "gap", "restart_count": "gap", "client": "gap"}}
+                          "lifecycle_events": "gap", "restart_count": "gap",
+                          "client": "unavailable"}}  # wait_healthy sends the client no request
     result = _run(_scenario(["wait_healthy"], expect), FakeBackend(_killed_evidence()), Lab())
     assert result.passed, result.failures
     assert result.source("console_logs").kills_seen == 1
@@ -246,3 +247,11 @@ def test_wait_healthy_times_out_on_an_unhealthy_target(status: int) -> None:
     lab = Lab({"/health": lambda request: httpx.Response(status)})
     result = _run(_scenario([{"wait_healthy": {"timeout": "0.1s", "interval": "10ms"}}]), FakeBackend(), lab)
     assert result.failures == ["run 1: healthy answer from /health did not happen within 0.1s"]
+
+
+def test_a_run_that_sent_no_request_leaves_the_client_unavailable_not_a_gap() -> None:
+    result = _run(_scenario([{"sleep": "0.05s"}]), FakeBackend(_killed_evidence()), Lab())
+    client = result.source("client")
+    assert (client.verdict, client.note) == ("unavailable", "no request was sent (the scenario's steps send none)")
+    sent = _run(_scenario([{"http": {"path": "/start"}}]), FakeBackend(_killed_evidence()), Lab())
+    assert sent.source("client").verdict == "gap"
