@@ -19,6 +19,7 @@ container is inspected right after each ``die`` event and every half second.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -114,6 +115,7 @@ class EngineStateCollector(ThreadedCollector[Observation]):
         self._failures_in_a_row = 0
         self._last_error = ""
         self._broken: str | None = None  # an inspection the tracker could not read
+        self._record_lock = threading.Lock()  # one inspection applied at a time, in order
 
     def start(self) -> None:
         if self.readable:
@@ -135,7 +137,14 @@ class EngineStateCollector(ThreadedCollector[Observation]):
     def record(self) -> None:
         """Inspect now (thread-safe; called from the events' thread after each die too); a
         failed inspection is counted, not raised. An inspection the tracker cannot read is
-        kept as this collector's failure (the first one), not raised into the caller's thread."""
+        kept as this collector's failure (the first one), not raised into the caller's thread.
+
+        Inspect and apply happen under one lock: two inspections applied out of order (an
+        older state after a newer one) would make the tracker see a restart twice."""
+        with self._record_lock:
+            self._record()
+
+    def _record(self) -> None:
         try:
             attrs = self._inspect()
         except Exception as exc:  # noqa: BLE001 - a missing container or a busy engine: try next time
