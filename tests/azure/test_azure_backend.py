@@ -21,6 +21,7 @@ from harness.backends.azure.fake import FakeAzureApi, Playback
 from harness.backends.azure.queries import RESTART_COUNT, WORKING_SET
 from harness.backends.azure.settings import AzureSettings
 from harness.backends.base import Backend
+from harness.evidence import SourceStatus
 from harness.runner import run_scenario
 from harness.scenario import Scenario, parse_scenario
 
@@ -191,6 +192,12 @@ def test_ingestion_that_never_settles_is_bounded(seed_dir: Path, clock: FakeCloc
     assert evidence.facts["ingestion"]["stable"] is False
     assert evidence.facts["ingestion"]["looks"] == 4 and clock.sleeps == [30.0] * 3
     assert len(evidence.of("console_logs")) == 4
+    # What had arrived is kept, but a source still changing could not be judged: a kill
+    # not yet ingested is no gap.
+    reason = "ingestion not settled after 90 s: Azure Monitor's logs and metrics were still changing"
+    for source in ("console_logs", "lifecycle_events", "metric_1m_avg"):
+        assert evidence.status[source] == SourceStatus.unavailable(reason), source
+    assert evidence.status["restart_count"].available  # the replica API is read directly
 
 
 def test_a_query_that_fails_makes_its_source_unavailable_not_zero(seed_dir: Path, clock: FakeClock) -> None:

@@ -22,7 +22,7 @@ from harness.backends.azure.api import AzureApi
 from harness.backends.azure.errors import AzureError
 from harness.backends.azure.ingestion import wait_until_stable
 from harness.backends.azure.live import LiveProbe
-from harness.backends.azure.mapping import Collected, build_evidence
+from harness.backends.azure.mapping import Collected, build_evidence, unsettled
 from harness.backends.azure.settings import AzureSettings
 from harness.backends.base import LiveStatus
 from harness.evidence import RunEvidence
@@ -227,9 +227,12 @@ class AzureSession:
         settled = wait_until_stable(lambda: self.collect(start, end), ready, timeout=s.ingestion_timeout_s,
                                     interval=s.ingestion_poll_s, clock=self.backend.clock,
                                     sleep=self.backend.sleep, log=self.backend.log)
-        return build_evidence(
+        evidence = build_evidence(
             settled.collected, self.run, "azure", self.started_at, ended, self.scenario.limits.memory,
             facts={"container_app": self.name, "resource_id": self.resource_id, "fqdn": self.base_url,
                    "workspace_id": self.env.workspace_id, "ingestion": settled.fact(),
                    "restart_policy": f"{self.scenario.restart.policy} (not applied: Container Apps always restarts)"},
         )
+        if not settled.stable:
+            evidence.status = unsettled(evidence.status, settled.collected, settled.waited_s)
+        return evidence

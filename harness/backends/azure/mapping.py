@@ -181,6 +181,18 @@ def statuses(collected: Collected) -> dict[str, SourceStatus]:
     return out
 
 
+def unsettled(status: dict[str, SourceStatus], collected: Collected, waited_s: float) -> dict[str, SourceStatus]:
+    """The statuses when Azure Monitor's ingestion had not settled: what comes from its logs
+    and metrics was still arriving, so a kill missing from it is not a gap (the replica
+    API's restart counts are read directly and stay as they are)."""
+    reason = f"ingestion not settled after {waited_s:.0f} s: Azure Monitor's logs and metrics were still changing"
+    from_logs = [LIFECYCLE, CONSOLE, MINUTE]
+    if collected.replicas is None:
+        from_logs += [ENGINE_STATE, RESTART]
+    return {**status, **{source: SourceStatus.unavailable(reason) for source in from_logs
+                         if status.get(source, SourceStatus.ok()).available}}
+
+
 def build_evidence(
     collected: Collected, run: int, backend: str, started_at: float, ended_at: float,
     memory_limit_bytes: int | None, facts: dict[str, Any] | None = None,
