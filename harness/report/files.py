@@ -90,7 +90,11 @@ def _put_in_place(staging: Path, out_dir: Path) -> None:
     if {p.name for p in out_dir.iterdir()} <= RESULT_FILES:
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
         out_dir.rename(old)
-        staging.rename(out_dir)
+        try:
+            staging.rename(out_dir)
+        except BaseException:
+            old.rename(out_dir)  # the previous set goes back where it was, never stranded
+            raise
         shutil.rmtree(old, ignore_errors=True)
         return
     for stale in RESULT_FILES - {p.name for p in staging.iterdir()}:

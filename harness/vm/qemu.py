@@ -182,9 +182,9 @@ class Guest:
         ]
         self.log(f"vm: booting the guest ({self.accel.reason}) ...")
         started = time.monotonic()
-        self._qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=(self._folder / "qemu.err").open("wb"), preexec_fn=_die_with_parent,
-                                      start_new_session=True)
+        with (self._folder / "qemu.err").open("wb") as err:  # qemu keeps its own copy of the descriptor
+            self._qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                          preexec_fn=_die_with_parent, start_new_session=True)
         self.ready = self._wait_ready(started + timeout_s, timeout_s)
         self.boot_s = time.monotonic() - started
         loaded = ", ".join(f"{k} {v:g} s" for k, v in self.ready.get("images_loaded_s", {}).items())

@@ -260,6 +260,24 @@ def test_a_failed_set_leaves_the_previous_set_and_no_staging_folder(
     assert _listing(tmp_path) == ["out"]
 
 
+def test_a_failed_rename_puts_the_previous_set_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    write_result_set(_result(runs=1), out)
+    before = {name: (out / name).read_text() for name in _listing(out)}
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if Path(target) == out and self.name != f".out.old-{os.getpid()}":  # the new set's move fails
+            raise OSError(5, "Input/output error")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises((HarnessError, OSError)):
+        write_result_set(_result(runs=2), out)
+    assert {name: (out / name).read_text() for name in _listing(out)} == before
+    assert _listing(tmp_path) == ["out"]  # nothing stranded in .out.old-PID, no staging folder
+
+
 def test_a_folder_with_the_users_own_files_keeps_them(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine\n")
     (tmp_path / "timeline.svg").write_text("stale")
