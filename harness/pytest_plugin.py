@@ -245,6 +245,10 @@ def assert_alert_fires(result: ScenarioResult, rule: str, within_s: float) -> li
             names = ", ".join(r.name for r in run.evidence.alerts.rules)
             problems.append(f"no alerting rule named {rule} was evaluated (rules: {names})")
             continue
+        row = next((r for r in run.matrix if r.source == f"alert:{rule}"), None)
+        if row is not None and row.verdict == "unavailable":
+            problems.append(f"run {run.evidence.run}: {rule} could not be judged: {row.note}")
+            continue
         found = kill_latencies(run.evidence, rule)
         if not found:
             problems.append(f"run {run.evidence.run} had no OOM kill to page for")

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from harness.evidence import RunEvidence
 from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, SeriesPoints
 from harness.matrix.build import MatrixRow, kill_times, verdict
-from harness.monitoring.kube_metrics import ABSENCE_MEANS, METRIC_SOURCES
+from harness.monitoring.kube_metrics import ABSENCE_MEANS, METRIC_NEEDS
+from harness.monitoring.rules import longest_lookback_s
 
 PREFIX = "alert:"
 #: A firing may start this much before the kill it reports (two clocks on one machine).
@@ -57,10 +58,14 @@ def alert_rows(evidence: RunEvidence) -> list[MatrixRow]:
 
 def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> MatrixRow:
     """One rule's row."""
+    late = _too_late(alerts, kills)
+    kills = [k for k in kills if k not in late]
     truth = len(kills)
     why_not = _could_not_look(evidence, alerts, rule)
     if why_not:
         return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", why_not)
+    if late and not kills:
+        return MatrixRow(row_id(rule.name), rule.origin, None, 0, "unavailable", _ended_too_soon(alerts, late) or "")
     firings = _firings(alerts.notifications, rule.name)
     first_kill = min(kills, default=None)
     false = [f for f in firings if first_kill is None or f.start < first_kill - CLOCK_SLACK_S]
@@ -81,12 +86,47 @@ def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kill
             return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", cut_short)
         if truth == 0:
             return MatrixRow(row_id(rule.name), rule.origin, 0, 0, "none", "never fired (no kill to see)")
+        unscraped = _unscraped(alerts, rule, kills)
+        if unscraped:
+            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", unscraped)
         return MatrixRow(row_id(rule.name), rule.origin, 0, truth, "gap", _gap_note(alerts, rule, kills))
     note = _fired_note(caught, truth, latencies, len(firings))
     if false:
         note += f"; {len(false)} firing(s) with no OOM kill behind it"
+    if late:
+        note += f"; {len(late)} kill(s) too close to the run's end to judge"
     return MatrixRow(row_id(rule.name), rule.origin, caught, truth,
                      verdict(caught, truth, false_claims=len(false)), note, len(false))
+
+
+def _too_late(alerts: AlertEvidence, kills: Sequence[float]) -> list[float]:
+    """Kills after which the run did not watch for the profile's worst case: no rule could
+    have been judged on them."""
+    if not alerts.ended_at:
+        return []
+    return [k for k in kills if alerts.ended_at - k < alerts.worst_case_s()]
+
+
+def _unscraped(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> str | None:
+    """A metric that a rule reads and that the harness's own stack had no sample of from
+    just before the first kill to the profile's worst case after the last (a failed or
+    timed-out scrape): the rule could not have seen those kills."""
+    if not alerts.own_stack or not kills:
+        return None
+    step = float(alerts.profile.get("scrape_interval_s", 1.0))
+    start, end = min(kills) - 2 * step, max(kills) + alerts.worst_case_s()
+    for metric in rule.reads:
+        if metric in ABSENCE_MEANS or metric in alerts.series_absent:
+            continue  # absent by its meaning, or already judged
+        series = [s for s in alerts.series if s.metric == metric]
+        times = sorted(t for s in series for t, _ in s.points if start <= t <= end)
+        if not times:
+            return f"reads {metric}, which Prometheus did not scrape around the kill"
+        holes = [b - a for a, b in zip([start, *times], [*times, end], strict=True)]
+        if max(holes) > 3 * step:
+            return (f"reads {metric}, which Prometheus did not scrape for {max(holes):.0f} s around the kill "
+                    f"(scrapes every {step:g} s)")
+    return None
 
 
 def _ended_too_soon(alerts: AlertEvidence, kills: Sequence[float]) -> str | None:
@@ -107,14 +147,17 @@ def _could_not_look(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRul
     """Why the rule could not have seen a kill in this run, or None."""
     if not alerts.status.available:
         return alerts.status.reason or "the monitoring stack could not be read"
-    if not alerts.own_stack:
-        return None  # your Prometheus's series are its own: the harness cannot say what it scraped
-    for metric in rule.reads:
-        source = METRIC_SOURCES.get(metric)
-        if source is not None and not evidence.available(source):
-            status = evidence.status.get(source)
-            why = status.reason if status else "not collected"
-            return f"reads {metric}, whose source {source} is unavailable: {why}"
+    if alerts.own_stack:
+        for metric in rule.reads:
+            for group in METRIC_NEEDS.get(metric, ()):
+                if not any(evidence.available(source) for source in group):
+                    reasons = [evidence.status[s].reason for s in group if s in evidence.status]
+                    why = "; ".join(r for r in reasons if r) or "not collected"
+                    return f"reads {metric}, whose source {' or '.join(group)} is unavailable: {why}"
+        lookback = longest_lookback_s(rule.expr)
+        if lookback > alerts.history_s:
+            return (f"reads {lookback / 60:g} min back, more than the {alerts.history_s / 60:g} min of history "
+                    "Prometheus was given")
     absent = [m for m in rule.reads if m in alerts.series_absent]
     if absent:
         return "; ".join(f"reads {m}: {alerts.series_absent[m]}" for m in absent)
@@ -149,24 +192,27 @@ def _firings(notifications: Sequence[AlertNotification], rule: str) -> list[Firi
                   key=lambda f: f.start)
 
 
+def kill_latency(kill: float, firings: Sequence[Firing]) -> float | None:
+    """How long after ``kill`` the rule paged: 0.0 when an instance that began before the
+    kill was active when it came (the page was out already); else the arrival of the
+    first instance that began after it; None when nothing covered it."""
+    if any(f.start < kill - SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings):
+        return 0.0
+    after = [f.arrived for f in firings if f.start >= kill - SCRAPE_SLACK_S]
+    return min(after) - kill if after else None
+
+
 def _caught(kills: Sequence[float], firings: Sequence[Firing]) -> tuple[int, list[float]]:
     """How many kills the notified firings covered, and the latencies of those a firing
-    announced. A firing announces every kill before its start that no earlier firing
-    announced (one page for the kills that made the rule true); a kill that came while an
-    instance was already active (started, not yet ended) is covered by it."""
-    announced: dict[float, float] = {}
-    for firing in sorted(firings, key=lambda f: f.start):
-        for kill in kills:
-            if kill <= firing.start + SCRAPE_SLACK_S and kill not in announced:
-                announced[kill] = firing.arrived
-    caught, latencies = 0, []
-    for kill in sorted(kills):
-        if kill in announced:
-            caught += 1
-            latencies.append(announced[kill] - kill)
-        elif any(f.start <= kill + SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings):
-            caught += 1
-    return caught, latencies
+    announced (not those it was already firing for)."""
+    found = [kill_latency(kill, firings) for kill in sorted(kills)]
+    announced = [t for t, kill in zip(found, sorted(kills), strict=True)
+                 if t is not None and not _already(kill, firings)]
+    return sum(1 for t in found if t is not None), announced
+
+
+def _already(kill: float, firings: Sequence[Firing]) -> bool:
+    return any(f.start < kill - SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings)
 
 
 def kill_latencies(evidence: RunEvidence, rule: str) -> list[float | None]:
@@ -176,18 +222,8 @@ def kill_latencies(evidence: RunEvidence, rule: str) -> list[float | None]:
     alerts = evidence.alerts
     if alerts is None:
         return []
-    kills = sorted(kill_times(evidence))
     firings = _firings(alerts.notifications, rule)
-    found: list[float | None] = []
-    for kill in kills:
-        _, announced = _caught([kill], [f for f in firings if f.start >= kill - SCRAPE_SLACK_S])
-        if announced:
-            found.append(announced[0])
-        elif _caught([kill], firings)[0]:
-            found.append(0.0)
-        else:
-            found.append(None)
-    return found
+    return [kill_latency(kill, firings) for kill in sorted(kill_times(evidence))]
 
 
 def _fired_note(caught: int, truth: int, latencies: Sequence[float], firings: int) -> str:

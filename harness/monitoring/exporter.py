@@ -5,6 +5,7 @@ collectors."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from harness.monitoring.kube_metrics import KubeView, render_cadvisor, render_kube_state
@@ -23,6 +24,7 @@ class MetricsExporter(LocalServer):
 
     def __init__(self, view: Callable[[], KubeView]) -> None:
         self._view = view
+        self._count_lock = threading.Lock()
         self.scrapes = 0
         self.failures = 0
         super().__init__("metrics-exporter", self._answer)
@@ -34,7 +36,9 @@ class MetricsExporter(LocalServer):
         try:
             page = render(self._view())
         except Exception as exc:  # noqa: BLE001 - a failed scrape, as Prometheus records it
-            self.failures += 1
+            with self._count_lock:
+                self.failures += 1
             return 500, "text/plain", f"{type(exc).__name__}: {exc}\n".encode()
-        self.scrapes += 1
+        with self._count_lock:
+            self.scrapes += 1
         return 200, TEXT_FORMAT, page.encode()

@@ -37,6 +37,8 @@ from harness.monitoring.rules import metrics_read, parse_duration
 CONTAINER_KEYS = ("container", "container_name", "pod", "name", "id", "container_id")
 #: How often the alerts are read while the run goes on.
 POLL_S = 1.0
+#: The most metrics whose presence is checked at the end (one query each).
+MAX_METRICS = 200
 
 
 def belongs_to_run(labels: Mapping[str, str], names: Sequence[str]) -> bool:
@@ -116,7 +118,8 @@ class ExternalAlerting:
             self.profile = profile_from_config(str((config or {}).get("yaml", "")), self._alertmanager_config())
             self.started_at = time.time()
             self._thread.start()
-        except (PrometheusUnreadable, httpx.HTTPError, ValueError, yaml.YAMLError) as exc:
+        except (PrometheusUnreadable, httpx.HTTPError, ValueError, yaml.YAMLError, AttributeError, KeyError,
+                TypeError) as exc:  # unreachable, or answers not in Prometheus's form
             self._failure = f"your Prometheus at {self.prometheus_url} could not be read: {exc}"
             self.log(f"monitoring: {self._failure}")
         return self
@@ -179,15 +182,18 @@ class ExternalAlerting:
         self._thread.stop()
         status = self._status()
         states: tuple[RuleState, ...] = ()
+        absent: dict[str, str] = {}
         if status.available:
             try:
                 states = self._rule_states()
+                absent = self._absent_metrics()
             except PrometheusUnreadable as exc:
                 status = SourceStatus.unavailable(f"your Prometheus could not be read at the end: {exc}")
         with self._lock:
             seen = tuple(self._seen.values())
         return AlertEvidence(
             profile=self.profile.to_json(), rules=self.rules, notifications=seen, states=states, status=status,
+            series_absent=absent,
             started_at=self.started_at, ended_at=time.time(), waited_s=self.waited_s,
             wait_bound_s=self.wait_bound_s, source=f"your Prometheus at {self.prometheus_url}",
             stack={"prometheus_url": self.prometheus_url, "alertmanager_url": self.alertmanager_url,
@@ -200,6 +206,20 @@ class ExternalAlerting:
         if self._thread.error is not None:
             return SourceStatus.unavailable(f"following your alerts failed: {self._thread.error}")
         return SourceStatus.ok()
+
+    def _absent_metrics(self) -> dict[str, str]:
+        """The metrics your rules read of which your Prometheus had no series during the
+        run: a rule reading one could not have seen the kill (never a gap). At most
+        ``MAX_METRICS`` are asked about; the rest count as present."""
+        window = max(1, int(time.time() - self.started_at) + 1)
+        metrics = list(dict.fromkeys(m for rule in self.rules for m in rule.reads))[:MAX_METRICS]
+        absent = {}
+        for metric in metrics:
+            query = f"count(count_over_time({{__name__=\"{metric}\"}}[{window}s]))"
+            data = self.api._get("/api/v1/query", {"query": query})
+            if not (data or {}).get("result"):
+                absent[metric] = f"your Prometheus had no series of it during the run ({self.prometheus_url})"
+        return absent
 
     def _rule_states(self) -> tuple[RuleState, ...]:
         found: dict[str, dict[str, float]] = {}

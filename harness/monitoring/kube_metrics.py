@@ -47,14 +47,16 @@ ABSENCE_MEANS: dict[str, str] = {
     "kube_pod_container_status_waiting_reason": "no series: the container was never waiting",
 }
 
-#: Where each metric comes from: the matrix source whose availability it shares.
-METRIC_SOURCES: dict[str, str] = {
-    "container_oom_events_total": "kernel_log",
-    "container_memory_working_set_bytes": "metric_highres",
-    "kube_pod_container_status_restarts_total": "engine_state",
-    "kube_pod_container_status_last_terminated_reason": "lifecycle_events",
-    "kube_pod_container_status_waiting_reason": "engine_state",
-    "kube_pod_container_status_waiting": "engine_state",
+#: What each metric is computed from: every group needs one of its matrix sources
+#: available (the termination reason needs the exits, and the kills from the kernel log
+#: or the cgroup counter).
+METRIC_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "container_oom_events_total": (("kernel_log",),),
+    "container_memory_working_set_bytes": (("metric_highres",),),
+    "kube_pod_container_status_restarts_total": (("engine_state",),),
+    "kube_pod_container_status_last_terminated_reason": (("lifecycle_events",), ("kernel_log", "cgroup")),
+    "kube_pod_container_status_waiting_reason": (("engine_state",),),
+    "kube_pod_container_status_waiting": (("engine_state",),),
 }
 
 

@@ -34,8 +34,8 @@ _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _MATCHERS = re.compile(r"\{[^}]*\}")
 _BRACKETS = re.compile(r"\[[^\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_OFFSET = re.compile(r"\boffset\s+-?\w+")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE)
+_OFFSET = re.compile(r"\boffset\s+-?\w+", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"(?<![\w:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![\w:])(?!\s*\()")
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
              "group_right", "inf", "nan", "atan2", "start", "end"}
@@ -63,16 +63,17 @@ def metrics_read(expr: str) -> tuple[str, ...]:
 
 
 def longest_lookback_s(expr: str) -> float:
-    """The longest range window, subquery or ``offset`` in an expression: how much past a
-    rule reads, and so how much history Prometheus must hold for it to mean what it says."""
+    """How far back an expression reads: for each selector, its range window or subquery
+    plus its ``offset``; the longest of them. That much history must Prometheus hold for
+    the rule to mean what it says."""
     text = _STRINGS.sub('""', expr)
     found = [0.0]
-    for bracket in re.findall(r"\[([^\]]*)\]", text):
-        head = bracket.split(":", 1)[0].strip()
-        if head:
-            found.append(parse_duration(head))
-    for offset in re.findall(r"\boffset\s+(\w+)", text):
-        found.append(parse_duration(offset))
+    for match in re.finditer(r"\[([^\]]*)\](?:\s+offset\s+(\w+))?|\boffset\s+(\w+)", text, re.IGNORECASE):
+        window, after_range, alone = match.groups()
+        head = (window or "").split(":", 1)[0].strip()
+        span = parse_duration(head) if head else 0.0
+        shift = parse_duration(after_range or alone) if (after_range or alone) else 0.0
+        found.append(span + shift)
     return max(found)
 
 
@@ -100,7 +101,8 @@ def parse_rules(text: str, file: str, origin: str | None = None) -> list[AlertRu
             if not isinstance(rule.get("expr"), str | int | float):
                 raise ScenarioError(f"{where}: 'expr' is missing")
             try:
-                for_s = parse_duration(str(rule.get("for", "0s")))
+                given = rule.get("for", "0s")
+                for_s = 0.0 if given in (0, "0") else parse_duration(str(given))
             except ValueError as exc:
                 raise ScenarioError(f"{where}: for: {exc}") from None
             annotations = rule.get("annotations") or {}

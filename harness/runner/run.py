@@ -87,17 +87,20 @@ def _drive(
         progress.start()
     prober.start()
     try:
-        driver.run(list(scenario.steps))
-        driver.on_phase("settle")
-        time.sleep(max(0.0, min(scenario.settle, deadline - time.monotonic())))
-    except StepFailed as exc:
-        failure = str(exc)
+        try:
+            driver.run(list(scenario.steps))
+            driver.on_phase("settle")
+            time.sleep(max(0.0, min(scenario.settle, deadline - time.monotonic())))
+        except StepFailed as exc:
+            failure = str(exc)
+        # The probe goes on while the backend finishes (a monitoring stack's rules may
+        # take a while to decide): a kill in that time is one it could see.
+        found = session.finish()
     finally:
         probes = prober.stop()
         driver.close()
         if show_progress:
             progress.stop()
-    found = session.finish()
     # The backend's evidence and the runner's own (requests, marks, snapshots, probes)
     # make a new evidence object: neither is changed after it was handed over.
     combined = replace(

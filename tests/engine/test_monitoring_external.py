@@ -94,9 +94,11 @@ def test_your_prometheus_is_read_for_the_runs_alerts(
     node = result.source("alert:YourNodeOomKill")
     assert node.verdict == "visible", node.note
     assert node.azure_analogue == f"your Prometheus ({url}): node"
-    # Your Prometheus does not scrape the harness's kube-state-metrics: never true, a gap
-    # as your alerting would have it.
-    assert result.source("alert:YourPodRestarts").verdict == "gap"
+    # Your Prometheus does not scrape the harness's kube-state-metrics: it had no series of
+    # the metric, so the rule could not have looked.
+    restarts = result.source("alert:YourPodRestarts")
+    assert restarts.verdict == "unavailable"
+    assert restarts.note.startswith("reads kube_pod_container_status_restarts_total: your Prometheus had no series")
     alerts = result.runs[0].evidence.alerts
     assert alerts is not None and alerts.source == f"your Prometheus at {url}"
     assert alerts.profile["scrape_interval_s"] == 1.0 and alerts.profile["group_wait_s"] == 1.0

@@ -9,9 +9,9 @@ import pytest
 from monitoring_inputs import recorded_evidence, recorded_result
 
 from harness.evidence import SourceStatus
-from harness.evidence.alerts import AlertNotification, RuleState
+from harness.evidence.alerts import AlertNotification, AlertRule, RuleState
 from harness.matrix import aggregate, build_matrix
-from harness.matrix.alerts import kill_latencies
+from harness.matrix.alerts import Firing, kill_latencies, kill_latency
 from harness.pytest_plugin import assert_alert_fires
 from harness.runner.expect import check_run
 from harness.scenario.expectations import Expectations
@@ -162,5 +162,52 @@ def test_a_run_that_ended_before_the_profiles_worst_case_is_no_gap() -> None:
     verdict, _, note = rows(short)["KubernetesContainerOomKiller"]
     assert (verdict, note) == ("unavailable", "the run ended 40 s after the last kill, before the 75 s a rule can "
                                               "take under the production profile")
-    done = replace(short, alerts=replace(short.alerts, ended_at=kill + 80.0))  # type: ignore[arg-type]
-    assert rows(done)["KubernetesContainerOomKiller"][0] == "gap"
+    # Watched long enough but with the series' samples ending 6 s after the kill: the
+    # production profile's scrapes could not have shown it.
+    watched = replace(short, alerts=replace(short.alerts, ended_at=kill + 80.0))  # type: ignore[arg-type]
+    verdict, _, note = rows(watched)["KubernetesContainerOomKiller"]
+    assert verdict == "unavailable" and "which Prometheus did not scrape for" in note
+    fast = replace(evidence, alerts=replace(evidence.alerts, ended_at=kill + 80.0, states=(), notifications=()))
+    assert rows(fast)["KubernetesContainerOomKiller"][0] == "gap"
+
+
+def test_a_kill_that_came_while_the_rule_was_firing_was_paged_at_once() -> None:
+    # Kills at 100 and 110; an instance from 101 to 400 covers the second; a kill at 500
+    # is announced by the instance that starts at 501.
+    first = Firing(start=101.0, arrived=102.0, end=400.0)
+    second = Firing(start=501.0, arrived=503.0, end=None)
+    assert [kill_latency(k, [first, second]) for k in (100.0, 110.0, 500.0)] == [2.0, 0.0, 3.0]
+    assert kill_latency(450.0, [first]) is None  # ended before the kill, nothing after it
+    # One instance that began after two kills pages for both.
+    late = Firing(start=112.0, arrived=113.0, end=None)
+    assert [kill_latency(k, [late]) for k in (100.0, 110.0)] == [13.0, 3.0]
+
+
+def test_a_rule_reading_further_back_than_the_history_is_unavailable() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    assert evidence.alerts is not None
+    deep = AlertRule("TwoHoursBack", "x - x offset 2h > 0", 0.0, "test", reads=("container_oom_events_total",))
+    far = replace(evidence, alerts=replace(evidence.alerts, rules=(deep,)))
+    assert rows(far)["TwoHoursBack"] == ("unavailable", None, "reads 120 min back, more than the 31 min of history "
+                                                              "Prometheus was given")
+
+
+def test_the_termination_reason_needs_the_exits_and_the_kills() -> None:
+    evidence = recorded_evidence("gradual-alerts")
+    blind = replace(evidence, status={**evidence.status,
+                                      "kernel_log": SourceStatus.unavailable("engine on another kernel"),
+                                      "cgroup": SourceStatus.unavailable("engine on another kernel")})
+    verdict, _, note = rows(blind)["KubernetesContainerOomKiller"]
+    assert verdict == "unavailable"
+    assert note == ("reads kube_pod_container_status_last_terminated_reason, whose source kernel_log or cgroup is "
+                    "unavailable: engine on another kernel; engine on another kernel")
+
+
+def test_assert_alert_fires_says_when_the_rule_could_not_be_judged() -> None:
+    result = recorded_result("gradual-alerts")
+    run = result.runs[0]
+    broken = run.matrix[:-1] + [replace(run.matrix[-1], verdict="unavailable", kills_seen=None,
+                                        note="the monitoring stack did not come up: no image")]
+    result.runs[0] = replace(run, matrix=broken)
+    with pytest.raises(pytest.fail.Exception, match="NodeOomKill could not be judged: the monitoring stack did not"):
+        assert_alert_fires(result, "NodeOomKill", within_s=30)

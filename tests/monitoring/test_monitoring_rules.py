@@ -43,6 +43,7 @@ def test_the_shipped_rules_pass_promtool() -> None:
     ('max_over_time(x{reason="offset 5m"}[5m:1m]) >= 1 unless y offset 1h', ("x", "y")),
     ('{__name__="up", job="node"} == 0', ("up",)),
     ('absent(up{job="kubelet"})', ("up",)),
+    ('sum BY (pod) (foo) > 0 AND bar OFFSET 5m', ("foo", "bar")),
     ('vector(1)', ()),
 ])
 def test_metrics_read(expr: str, reads: tuple[str, ...]) -> None:
@@ -53,6 +54,8 @@ def test_lookback_takes_the_longest_window_subquery_or_offset() -> None:
     assert longest_lookback_s("a - a offset 10m") == 600.0
     assert longest_lookback_s("max_over_time(a[5m:1m]) and increase(b[1h30m])") == 5400.0
     assert longest_lookback_s('a{x="[90d]"}') == 0.0
+    assert longest_lookback_s("rate(x[30m] offset 30m)") == 3600.0  # the window starts an hour back
+    assert longest_lookback_s("x - x OFFSET 1h") == 3600.0
 
 
 def test_durations() -> None:
@@ -75,6 +78,7 @@ groups:
         for: 30s
 """
     (rule,) = parse_rules(text, "/home/me/alerts/mine.yml")
+    assert parse_rules("groups: [{name: g, rules: [{alert: A, expr: up, for: 0}]}]", "f.yml")[0].for_s == 0.0
     assert (rule.name, rule.for_s, rule.origin, rule.group) == ("WorkerKilled", 30.0, "your rules: mine.yml", "mine")
 
 

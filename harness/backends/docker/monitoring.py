@@ -156,12 +156,16 @@ class HostContainer:
         return self
 
     def exited(self) -> str | None:
-        """None while running; else its exit code and the end of its log."""
+        """None while running; else why not: its exit code and the end of its log, or
+        the engine's error when it cannot say."""
         assert self.container is not None
-        state = self.client.api.inspect_container(str(self.container.id))["State"]
-        if state.get("Status") not in ("exited", "dead"):
-            return None
-        tail = self.container.logs().decode("utf-8", "replace").strip()[-300:]
+        try:
+            state = self.client.api.inspect_container(str(self.container.id))["State"]
+            if state.get("Status") not in ("exited", "dead"):
+                return None
+            tail = self.container.logs().decode("utf-8", "replace").strip()[-300:]
+        except ENGINE_ERRORS as exc:
+            return f"could not be inspected: {first_line(exc)}"
         return f"exited with code {state.get('ExitCode')}: {tail}"
 
     def remove(self) -> None:
@@ -207,9 +211,9 @@ class MonitoringStack:
     # -- lifecycle -------------------------------------------------------------------
 
     def __enter__(self) -> MonitoringStack:
-        self.exporter.start()
-        self.receiver.start()
         try:
+            self.exporter.start()
+            self.receiver.start()
             self._start_containers()
             self._wait_ready()
         except (EngineError, PrometheusUnreadable, TimeoutError) as exc:
@@ -400,7 +404,7 @@ class MonitoringStack:
             # kube-state-metrics has no termination series before a termination, and
             # none for a reason the container is not waiting for: absence of a series
             # the exporter serves is a value (its source's availability is judged apart).
-            if not got and metric not in kube_metrics.METRIC_SOURCES:
+            if not got and metric not in kube_metrics.ABSENCE_MEANS:
                 self._series_absent[metric] = absent_reason(metric)
             found += [SeriesPoints(metric, labels, tuple(points)) for labels, points in got]
         return tuple(found)
@@ -429,7 +433,9 @@ def settle_wait_s(profile: Profile, rules: Sequence[AlertRule], since_last_kill_
 
 def absent_reason(metric: str) -> str:
     """Why a metric a rule reads had no series during the run."""
+    if metric in kube_metrics.METRIC_NEEDS:
+        return "Prometheus stored no sample of it: every scrape of the harness's exporter failed"
     if metric.startswith("node_"):
         return f"node_exporter ({NODE_JOB}, vmstat, meminfo and uname collectors) served no {metric}"
-    served = ", ".join(sorted(kube_metrics.METRIC_SOURCES))
+    served = ", ".join(sorted(kube_metrics.METRIC_NEEDS))
     return f"not produced here (the harness serves {served} and node_exporter's node_vmstat_*, node_memory_*)"
