@@ -382,28 +382,42 @@ def _version() -> str:
         return __version__
 
 
-_interrupted = False
+_interrupts = 0
+
+#: What the second interrupt says, while the clean-up the first one started goes on.
+STILL_CLEANING = ("interrupted again: still removing what the run started (containers, networks, the guest); "
+                  "press Ctrl-C once more to exit now and leave the rest to the reaper and the next start")
 
 
 def _interrupt(signum: int, frame: object) -> None:
     """The first Ctrl-C, SIGTERM (CI cancelling, `timeout`) or SIGHUP (a closed terminal)
-    unwinds the run, so every context manager removes what it started; later ones are
-    ignored, so a second Ctrl-C cannot cut that clean-up short."""
-    global _interrupted
-    if _interrupted:
+    unwinds the run, so every context manager removes what it started. The second says
+    that the clean-up goes on and does not cut it short; the third exits at once (130):
+    whatever is left, the reaper removes after its time-out, or the next start does."""
+    global _interrupts
+    _interrupts += 1
+    if _interrupts == 1:
+        raise KeyboardInterrupt
+    if _interrupts == 2:
+        os.write(2, f"\n{STILL_CLEANING}\n".encode())
         return
-    _interrupted = True
-    raise KeyboardInterrupt
+    os.write(2, b"\nerror: interrupted three times: exiting without finishing the clean-up\n")
+    os._exit(130)
+
+
+def install_signal_handlers() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP as :func:`_interrupt` handles them (counting anew)."""
+    global _interrupts
+    _interrupts = 0
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = HarnessConfig()
-    global _interrupted
-    _interrupted = False
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    install_signal_handlers()
     try:
         return int(args.func(args, config))
     except HarnessError as exc:
