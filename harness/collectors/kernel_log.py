@@ -56,6 +56,20 @@ class KmsgRecord:
 
 
 @dataclass(frozen=True)
+class KmsgGap:
+    """Records the kernel overwrote before they were read: between two kernel times, how
+    many (None when no record had been read before)."""
+
+    from_usec: int
+    to_usec: int
+    lost: int | None
+
+    def describe(self) -> str:
+        count = f"{self.lost} records" if self.lost is not None else "records"
+        return f"{count} between kernel times {self.from_usec / 1e6:.3f} and {self.to_usec / 1e6:.3f} s"
+
+
+@dataclass(frozen=True)
 class KernelKill:
     """One OOM kill the kernel logged for a given cgroup."""
 
@@ -207,6 +221,9 @@ class KernelLogCollector(ThreadedCollector[KmsgRecord]):
         self._wake_r, self._wake_w = os.pipe()
         self._mark = ""
         self._mark_wall: float | None = None
+        self._overrun = False  # the last read failed with EPIPE: records were overwritten
+        self._last: KmsgRecord | None = None
+        self.gaps: list[KmsgGap] = []  # where the ring buffer overwrote records unread
         self.clock = "CLOCK_MONOTONIC estimate"  # or "kernel log mark", once the mark is read
 
     def start(self) -> None:
@@ -288,18 +305,40 @@ class KernelLogCollector(ThreadedCollector[KmsgRecord]):
             except BlockingIOError:
                 return
             except OSError as exc:
-                if exc.errno == errno.EPIPE:  # the ring buffer overwrote records; go on
+                if exc.errno == errno.EPIPE:  # the ring buffer overwrote records before they were read
+                    self._overrun = True
                     continue
                 raise
             if not raw:
                 raise LogEnded("the log ended (end of file)")
             record = parse_kmsg_record(raw.decode("utf-8", "replace"))
-            if record is not None and self._mark_wall is not None and record.text == self._mark:
+            if record is None:
+                continue
+            self._note_gap(record)
+            if self._mark_wall is not None and record.text == self._mark:
                 self.boot_wall = self._mark_wall - record.usec / 1e6
                 self.clock = "kernel log mark"
                 continue
-            if record is not None:
-                self._add([record])
+            self._add([record])
+
+    def _note_gap(self, record: KmsgRecord) -> None:
+        """After an overrun, the records between the last one read and this one are lost:
+        keep how many and when (kernel time), so a kill then is not judged from the log."""
+        last, self._last = self._last, record
+        if not self._overrun:
+            return
+        self._overrun = False
+        lost = record.seq - last.seq - 1 if last is not None else None
+        with self._lock:
+            self.gaps.append(KmsgGap(last.usec if last is not None else 0, record.usec, lost))
+
+    def lost_around(self, times: list[float], slack_s: float = 1.0) -> list[KmsgGap]:
+        """The gaps in which one of ``times`` (Unix seconds) fell: records of those
+        moments were overwritten before they were read."""
+        with self._lock:
+            gaps = list(self.gaps)
+        return [g for g in gaps if any(self.boot_wall + g.from_usec / 1e6 - slack_s <= t
+                                       <= self.boot_wall + g.to_usec / 1e6 + slack_s for t in times)]
 
 
 def kills_from(kills: list[KernelKill], boot_wall: float) -> list[Kill]:

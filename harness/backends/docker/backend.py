@@ -3,9 +3,10 @@ reads every signal this machine offers about it."""
 
 from __future__ import annotations
 
+import platform
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +33,7 @@ from harness.backends.docker.monitoring import MonitoringStack, build_monitoring
 from harness.backends.docker.owner import remove_leftovers
 from harness.backends.docker.reaper import ensure_reaper
 from harness.collectors import ingress_log, kernel_log
-from harness.collectors.base import Collector
+from harness.collectors.base import Collector, ThreadedCollector
 from harness.collectors.cgroup import CgroupOomCollector
 from harness.collectors.console_follow import ConsoleFollower
 from harness.collectors.engine_events import EngineEventsCollector
@@ -159,6 +160,24 @@ def container_cgroup(pid: int, container_id: str) -> tuple[cgroupfs.CgroupMemory
     return cgroup, None
 
 
+#: How long a session waits for the container's process when it starts between two
+#: incarnations (a restart policy restarting it): the PID finds its cgroup.
+PID_WAIT_S = 10.0
+
+
+def wait_for_pid(inspect: Callable[[], dict[str, Any]], bound_s: float) -> int:
+    """The container's PID; while it is being (re)started (PID 0, restarting or created),
+    inspected again for at most ``bound_s``. A container that exited for good has none."""
+    deadline = time.monotonic() + bound_s
+    while True:
+        state = inspect()["State"]
+        pid = int(state.get("Pid") or 0)
+        waiting = state.get("Restarting") or state.get("Status") in ("restarting", "created")
+        if pid > 0 or not waiting or time.monotonic() >= deadline:
+            return pid
+        time.sleep(0.05)
+
+
 class DockerBackend:
     """Runs scenarios on the local Docker engine."""
 
@@ -216,8 +235,9 @@ class DockerBackend:
                         run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress",
                         config=self.config))
                 engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
+                same_kernel = str(self.describe().get("kernel")) == platform.release()
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label,
-                                        monitoring)
+                                        monitoring, self.time_scale, same_kernel)
                 sessions.append(session)
                 if isinstance(monitoring, ExternalAlerting):
                     monitoring.add_container_name(container.id)
@@ -268,6 +288,8 @@ class DockerSession:
         proxy: IngressProxy | None = None,
         engine_label: str | None = None,
         monitoring: Alerting | None = None,
+        time_scale: float = 1.0,
+        same_kernel: bool = True,
     ) -> None:
         self.container = container
         self.proxy = proxy
@@ -280,7 +302,7 @@ class DockerSession:
         # platform's, goes straight to the app.
         self.probe_url = f"http://127.0.0.1:{container.host_port()}"
         self.base_url = f"http://127.0.0.1:{proxy.host_port()}" if proxy else self.probe_url
-        pid = int(container.inspect()["State"].get("Pid") or 0)
+        pid = wait_for_pid(container.inspect, PID_WAIT_S * time_scale)
         self.cgroup, self.host_side_reason = container_cgroup(pid, container.id)
         self.sampler = MemorySampler(self.cgroup, interval=scenario.sample_interval,
                                      limit_bytes=scenario.limits.memory)
@@ -291,10 +313,13 @@ class DockerSession:
             oomgroup.enable_group_kill(self.cgroup)  # before the app can allocate much
             self.group_writes = 1
         if self.host_side_reason is not None:
-            # The engine is not on this kernel: what this machine's cgroups and kernel log
-            # say is about something else, so none of it may count as "seen" or "gap".
-            for host_side in (self.oom, self.sampler, self.kmsg):
-                host_side.set_unavailable(self.host_side_reason)
+            # The engine is not on this kernel (or the container has no process to find
+            # its cgroup by): what this machine's cgroups say is about something else, so
+            # none of it may count as "seen" or "gap". The kernel log needs no PID (it
+            # filters by the container's id): it stays when the engine shares this kernel.
+            host_side: tuple[ThreadedCollector[Any], ...] = (self.oom, self.sampler)
+            for collector in host_side if pid <= 0 and same_kernel else (*host_side, self.kmsg):
+                collector.set_unavailable(self.host_side_reason)
         self.state = EngineStateCollector(container.inspect)
         self.events = EngineEventsCollector(
             client.api.events(since=int(container.created_at) - 1, filters={"container": container.id}, decode=True),
@@ -398,6 +423,13 @@ class DockerSession:
         if self.proxy is not None:
             observations += ingress_log.parse_logs(self.proxy.logs(), fallback_t=ended)
         kmsg_status = self.kmsg.status()
+        lost = self.kmsg.lost_around([o.t for o in cgroup_kills if o.kill])
+        if kmsg_status.available and lost:
+            # The counter rose while the kernel's ring buffer was overwriting records: the
+            # log cannot say whether it reported those kills.
+            kmsg_status = SourceStatus.unavailable(
+                "the kernel's ring buffer overwrote records before they were read, around a kill: "
+                + "; ".join(g.describe() for g in lost))
         kernel = kernel_log.find_kills(self.kmsg.snapshot(), self.container.id) if kmsg_status.available else []
         observations += kernel_log.to_observations(kernel, self.kmsg.boot_wall)
         kills = kernel_log.pair_with_counter(kernel_log.kills_from(kernel, self.kmsg.boot_wall),
@@ -421,6 +453,7 @@ class DockerSession:
                    "oom_watch_wakes": self.oom.wakes,
                    **self._group_fact(),
                    "oom_detection": self.oom.detection, "kernel_clock": self.kmsg.clock,
+                   "kernel_log_gaps": [g.describe() for g in self.kmsg.gaps],
                    "collector_cpu_s": {"memory_sampler": round(self.sampler.cpu_s, 4),
                                        "oom_watch": round(self.oom.cpu_s, 4)},
                    "sampled_s": round(samples[-1].t - samples[0].t, 3) if samples else 0.0,
