@@ -141,16 +141,20 @@ class StepDriver:
         with ThreadPoolExecutor(max_workers=step.concurrency, thread_name_prefix="burst") as pool:
             futures = [pool.submit(self._burst_one, name, step, deadline, _start_at(started, i, step.rate))
                        for i in range(step.count)]
-            done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()) + step.timeout)
+            _, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()) + step.timeout)
             for future in pending:
-                future.cancel()
-        self.requests += [r for r in (f.result() for f in done) if r is not None]
+                future.cancel()  # not started yet: never sent
+        # Leaving the pool waited for the requests in flight, each bounded by the step's
+        # deadline: every request sent is recorded, none is dropped.
+        self.requests += [r for f in futures if not f.cancelled() and (r := f.result()) is not None]
 
     def _burst_one(self, name: str, step: BurstStep, deadline: float, start_at: float) -> ClientRequest | None:
         time.sleep(max(0.0, min(start_at, deadline) - time.monotonic()))
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return None
-        record, _ = send(self.http, name, step.method, step.path, step.body, step.timeout)
+        # No request outlasts the step's time-out: one sent near its end gets what is left.
+        record, _ = send(self.http, name, step.method, step.path, step.body, min(step.timeout, max(0.1, left)))
         return record
 
 

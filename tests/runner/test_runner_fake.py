@@ -255,3 +255,16 @@ def test_a_run_that_sent_no_request_leaves_the_client_unavailable_not_a_gap() ->
     assert (client.verdict, client.note) == ("unavailable", "no request was sent (the scenario's steps send none)")
     sent = _run(_scenario([{"http": {"path": "/start"}}]), FakeBackend(_killed_evidence()), Lab())
     assert sent.source("client").verdict == "gap"
+
+
+def test_a_burst_records_the_requests_still_in_flight_when_its_time_is_up() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.8)  # longer than the step's bound and the request's time-out together
+        return httpx.Response(200)
+
+    lab = Lab({"/slow": slow})
+    scenario = _scenario([{"burst": {"path": "/slow", "count": 2, "concurrency": 2, "timeout": "0.2s",
+                                     "total_timeout": "0.3s"}}])
+    result = _run(scenario, FakeBackend(), lab)
+    assert lab.requests == [("GET", "/slow")] * 2
+    assert len(result.runs[0].evidence.requests) == 2  # sent, so recorded: never dropped
