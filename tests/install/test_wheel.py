@@ -32,7 +32,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_the_image_sources_and_the_scenarios_and_one_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("harness/lab/Dockerfile", "harness/lab/requirements.txt", "harness/lab/app.py",
-                   "harness/cgroupfs.py", "harness/reaper/ryuk.py", "harness/scenario/shipped/gradual.yaml"):
+                   "harness/cgroupfs.py", "harness/reaper/ryuk.py", "harness/scenario/shipped/gradual.yaml",
+                   "harness/monitoring/shipped_rules.yaml"):
         assert needed in names
     assert {n.split("/")[0] for n in names if not n.startswith("oom_harness-")} == {"harness"}
 
@@ -47,10 +48,12 @@ def test_an_installed_harness_runs_a_shipped_scenario_outside_the_clone(wheel: P
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     version = subprocess.run([harness, "--version"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("harness ")
-    run = subprocess.run([harness, "run", "gradual", "--repeat", "1", "--quiet", "--out", "out"],
+    # gradual with the monitoring stack: the shipped rules come from the installed package too.
+    run = subprocess.run([harness, "run", "gradual-alerts", "--quiet", "--out", "out"],
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "expectations: PASSED" in run.stdout
+    assert "alert:ContainerOomEvent" in run.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["matrix.txt", "report.md", "result.json"]
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import harness; print(harness.__file__)"],
                            capture_output=True, text=True, env=env, cwd=tmp_path)
