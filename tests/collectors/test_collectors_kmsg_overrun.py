@@ -49,12 +49,10 @@ def test_a_real_overrun_of_the_kernels_ring_buffer() -> None:
     held, release = threading.Event(), threading.Event()
     drain = collector._drain
 
-    calls = 0
+    hold = threading.Event()
 
     def held_drain() -> None:  # after its first records, the collector falls behind, as under a flood
-        nonlocal calls
-        calls += 1
-        if calls > 1:
+        if hold.is_set():
             held.set()
             release.wait(30)
         drain()
@@ -70,6 +68,7 @@ def test_a_real_overrun_of_the_kernels_ring_buffer() -> None:
             while not any(r.text.endswith("before the flood") for r in collector.snapshot()):
                 assert time.monotonic() < deadline, "the collector did not read the first record"
                 time.sleep(0.01)
+            hold.set()
             os.write(fd, b"<6>oom-harness test: the flood begins\n")
             assert held.wait(10)
             for i in range(4000):  # about 3 times the ring buffer of this machine
