@@ -196,7 +196,7 @@ def kill_latency(kill: float, firings: Sequence[Firing]) -> float | None:
     """How long after ``kill`` the rule paged: 0.0 when an instance that began before the
     kill was active when it came (the page was out already); else the arrival of the
     first instance that began after it; None when nothing covered it."""
-    if any(f.start < kill - SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings):
+    if _already(kill, firings):
         return 0.0
     after = [f.arrived for f in firings if f.start >= kill - SCRAPE_SLACK_S]
     return min(after) - kill if after else None
@@ -212,6 +212,7 @@ def _caught(kills: Sequence[float], firings: Sequence[Firing]) -> tuple[int, lis
 
 
 def _already(kill: float, firings: Sequence[Firing]) -> bool:
+    """An instance that began before the kill was active when it came."""
     return any(f.start < kill - SCRAPE_SLACK_S and (f.end is None or f.end >= kill) for f in firings)
 
 

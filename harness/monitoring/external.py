@@ -29,7 +29,7 @@ import yaml
 from harness.collectors.base import CollectorThread
 from harness.evidence import SourceStatus
 from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, RuleState, parse_time
-from harness.monitoring.profiles import Profile
+from harness.monitoring.profiles import Profile, settle_wait_s
 from harness.monitoring.prometheus import PrometheusApi, PrometheusUnreadable
 from harness.monitoring.rules import metrics_read, parse_duration
 
@@ -165,8 +165,6 @@ class ExternalAlerting:
         """Wait for your rules' worst case under your timing after the last kill, bounded."""
         if self._failure is not None:
             return
-        from harness.backends.docker.monitoring import settle_wait_s
-
         began = time.time()
         last = max(kill_times, default=began)
         wait = settle_wait_s(self.profile, self.rules, last - began, self.wait_bound_s,

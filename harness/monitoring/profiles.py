@@ -9,8 +9,12 @@ result with the latencies they gave.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from harness.evidence.alerts import AlertRule
 
 ProfileName = Literal["fast", "production"]
 
@@ -55,3 +59,18 @@ def duration_text(seconds: float) -> str:
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     return f"{round(seconds * 1000)}ms"
+
+
+def settle_wait_s(profile: Profile, rules: Sequence[AlertRule], since_last_kill_s: float, bound_s: float,
+                  slack_s: float = 0.0) -> float:
+    """How long to wait now for every rule to decide: each rule's worst case after the
+    last kill (``since_last_kill_s`` ago, 0 or less), within ``bound_s``. A rule whose
+    ``for`` cannot elapse within the bound is waited for only as long as it takes to
+    become pending: pending at the end, it is judged unavailable, never a gap."""
+    longest = 0.0
+    for rule in rules:
+        worst = profile.worst_case_s(rule.for_s) + slack_s
+        if worst + since_last_kill_s > bound_s:
+            worst = profile.worst_case_s(0.0) + slack_s
+        longest = max(longest, worst)
+    return max(0.0, min(bound_s, longest + since_last_kill_s))

@@ -8,9 +8,8 @@ import pytest
 import yaml
 from monitoring_inputs import prometheus_answers
 
-from harness.backends.docker.monitoring import settle_wait_s
 from harness.evidence.alerts import AlertRule
-from harness.monitoring.profiles import PROFILES, duration_text
+from harness.monitoring.profiles import PROFILES, duration_text, settle_wait_s
 from harness.monitoring.prometheus import (
     Ports,
     PrometheusApi,

@@ -36,7 +36,7 @@ from harness.evidence.alerts import AlertEvidence, AlertRule, RuleState, SeriesP
 from harness.monitoring import kube_metrics
 from harness.monitoring.exporter import MetricsExporter
 from harness.monitoring.kube_metrics import KubeView
-from harness.monitoring.profiles import Profile
+from harness.monitoring.profiles import Profile, settle_wait_s
 from harness.monitoring.prometheus import (
     NODE_JOB,
     Ports,
@@ -414,21 +414,6 @@ class MonitoringStack:
                 "image": self.config.monitoring_image, "scrapes_served": self.exporter.scrapes,
                 "webhook_posts": self.receiver.posts, "jobs": list(scrape_targets(self.ports).keys())
                 if self.ports else []}
-
-
-def settle_wait_s(profile: Profile, rules: Sequence[AlertRule], since_last_kill_s: float, bound_s: float,
-                  slack_s: float = 0.0) -> float:
-    """How long to wait now for every rule to decide: each rule's worst case after the
-    last kill (``since_last_kill_s`` ago, 0 or less), within ``bound_s``. A rule whose
-    ``for`` cannot elapse within the bound is waited for only as long as it takes to
-    become pending: pending at the end, it is judged unavailable, never a gap."""
-    longest = 0.0
-    for rule in rules:
-        worst = profile.worst_case_s(rule.for_s) + slack_s
-        if worst + since_last_kill_s > bound_s:
-            worst = profile.worst_case_s(0.0) + slack_s
-        longest = max(longest, worst)
-    return max(0.0, min(bound_s, longest + since_last_kill_s))
 
 
 def absent_reason(metric: str) -> str:
