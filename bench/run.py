@@ -8,10 +8,19 @@ the figures with the targets they are held to. Not a test: a measurement, rerun 
     .venv/bin/python bench/run.py [--n 3] [--skip-suite] [--where host,guest]
     .venv/bin/python bench/run.py --hog [--runs 5] [--hogs 2] [--only a,b]
     .venv/bin/python bench/run.py --alerts [--n 3]
+    .venv/bin/python bench/run.py --faults [--runs 5] [--where host,guest]
 
 ``--alerts`` measures the alerting rules: gradual-alerts and pid1-oom-alerts N times under
 each timing profile (fast and production), each rule's verdicts and its latency from the
 kernel's kill to Alertmanager's notification; it updates the ``alerts`` part.
+
+``--faults`` runs gradual and pid1-oom as a user runs them (``harness run``, a child
+process) while one fault is injected at a time (see :mod:`harness.faults`): the engine
+restarted mid-run, the container paused, /dev/kmsg flooded around the kill, two runs at
+once, CPU hogs. Each run is judged on its exit code, false gaps (against the same
+scenario with nothing injected, whose ground truth is the cgroup counter), leaks and its
+result set; ``--runs`` trials per fault on the host, 2 in the guest. It updates the
+``faults`` part (per side).
 
 ``--hog`` is the determinism mode: every shipped scenario N times (one run each) while
 CPU-bound processes compete for the cores, and the pass rate per scenario; it updates
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -300,6 +310,98 @@ def hog_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> in
     return 0 if all_passed else 1
 
 
+FAULT_SCENARIOS = ("gradual", "pid1-oom")
+GUEST_FAULT_RUNS = 2
+
+
+def faults_main(args: argparse.Namespace, client: Any, config: HarnessConfig, sides: list[str]) -> int:
+    import tempfile
+
+    from harness.faults.inject import FAULTS
+    from harness.faults.judge import Trial
+    from harness.faults.trial import run_faults
+
+    names = [n for n in FAULTS if n != "none"] if not args.only else [n.strip() for n in args.only.split(",")]
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    part = report.setdefault("faults", {})
+    for side in sides:
+        started = time.monotonic()
+        if side == "host":
+            info = engine.describe(client)
+            work = Path(tempfile.mkdtemp(prefix="oom-harness-faults-"))
+            trials = run_faults(names, list(FAULT_SCENARIOS), args.runs, work, client, config)
+            if all(t.ok for t in trials):
+                shutil.rmtree(work)
+            else:  # the result sets and consoles of the failed trials, to read
+                print(f"kept the trials' result sets in {work}", file=sys.stderr)
+            eng = {"version": info.version, "cgroup_version": info.cgroup_version, "kernel": info.kernel}
+            runs = args.runs
+        else:
+            from harness.vm.session import guest_session
+
+            scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in FAULT_SCENARIOS]
+            with guest_session(config, scenarios, log=lambda line: print(line, file=sys.stderr)) as session:
+                outcome = session.check("faults", timeout_s=7200.0, faults=names, scenarios=list(FAULT_SCENARIOS),
+                                        runs=GUEST_FAULT_RUNS, time_scale=session.time_scale)
+                facts = session.guest.ready.get("engine", {})
+            trials = [Trial.from_json(t) for t in outcome["trials"]]
+            eng = {k: facts.get(k) for k in ("version", "cgroup_version", "kernel")}
+            runs = GUEST_FAULT_RUNS
+        part[side] = {
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "engine": eng,
+            "runs_per_fault": runs, "scenarios": list(FAULT_SCENARIOS), "wall_s": round(time.monotonic() - started, 1),
+            "table": fault_table(trials), "trials": [t.to_json() for t in trials],
+        }
+        write_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(render_faults(part))
+    print(f"\nwrote {out}")
+    bad = [row for side in part.values() for row in side["table"] if row["false_gaps"] or row["leaks"]
+           or row["broken"] or row["unclear_exits"]]
+    return 1 if bad else 0
+
+
+def fault_table(trials: list[Any]) -> list[dict[str, Any]]:
+    """Per fault: runs, exit codes, false gaps, leaks, result sets, sources that said unavailable."""
+    from collections import Counter
+
+    from harness.faults.inject import FAULTS
+    from harness.faults.judge import CLEAR_EXITS
+
+    rows = []
+    for name, fault in FAULTS.items():
+        mine = [t for t in trials if t.fault == name]
+        if not mine:
+            continue
+        unavailable = sorted({u.split(": ")[1].split(":")[0] for t in mine for u in t.unavailable})
+        rows.append({
+            "fault": name, "what": fault.what, "runs": len(mine),
+            "exit_codes": dict(Counter(str(t.exit_code) for t in mine)),
+            "unclear_exits": sum(1 for t in mine if t.exit_code not in CLEAR_EXITS),
+            "false_gaps": sum(len(t.false_gaps) for t in mine), "leaks": sum(len(t.leaks) for t in mine),
+            "whole": sum(1 for t in mine if t.result == "whole"),
+            "absent": sum(1 for t in mine if t.result == "absent"),
+            "broken": sum(1 for t in mine if t.result.startswith("broken")),
+            "kills": sum(t.kills or 0 for t in mine), "unavailable": unavailable,
+            "examples": [g for t in mine for g in t.false_gaps + t.leaks][:3],
+        })
+    return rows
+
+
+def render_faults(part: dict[str, Any]) -> str:
+    blocks = []
+    for side, data in part.items():
+        eng = data["engine"]
+        head = (f"faults, {side}: docker {str(eng.get('version')).split('+')[0]}, cgroup v{eng.get('cgroup_version')}, "
+                f"{data['runs_per_fault']} runs per fault over {', '.join(data['scenarios'])}, {data['measured_at']}")
+        rows = [(r["fault"], r["runs"], ", ".join(f"{k}x{v}" for k, v in sorted(r["exit_codes"].items())),
+                 r["false_gaps"], r["leaks"], f"{r['whole']} whole, {r['absent']} absent, {r['broken']} broken",
+                 r["kills"], ", ".join(r["unavailable"]) or "-") for r in data["table"]]
+        blocks.append(head + "\n" + tabulate(rows, headers=("fault", "runs", "exit codes", "false gaps", "leaks",
+                                                             "result sets", "kills", "said unavailable")))
+    return "\n\n".join(blocks)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3, help="runs of gradual and of spike on each side (default 3)")
@@ -307,9 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", default="host,guest", help="host, guest or both (default host,guest)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--hog", action="store_true", help="pass rate of every shipped scenario beside CPU hogs")
-    parser.add_argument("--runs", type=int, default=5, help="--hog: runs of each scenario (default 5)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="--hog: runs of each scenario; --faults: trials per fault on the host (default 5)")
     parser.add_argument("--hogs", type=int, default=2, help="--hog: CPU-bound processes (default 2)")
-    parser.add_argument("--only", default="", help="--hog: only these scenarios (comma-separated)")
+    parser.add_argument("--only", default="", help="--hog: only these scenarios; --faults: only these faults")
+    parser.add_argument("--faults", action="store_true",
+                        help="runs under injected faults: exit codes, false gaps, leaks, result sets")
     parser.add_argument("--alerts", action="store_true",
                         help="alerting rules' verdicts and latencies under the fast and production profiles")
     args = parser.parse_args(argv)
@@ -323,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         return hog_main(args, client, config)
     if args.alerts:
         return alerts_main(args, client, config)
+    if args.faults:
+        return faults_main(args, client, config, sides)
     # A partial run (--where host) keeps the parts it did not measure, each with its own date.
     out = Path(args.out)
     report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}

@@ -77,7 +77,7 @@ def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[n
 
     client = engine.connect()
     prepare_images(client, config, scenario, log=_progress)
-    return DockerBackend(client, config, log=_progress)
+    return DockerBackend(client, config, log=_progress, time_scale=config.time_scale)
 
 
 def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
@@ -140,7 +140,8 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
             return 0
     else:
         backend = docker_backend(config, scenario)
-    result = run_scenario(scenario, backend, scenario_file=scenario_file, show_progress=not args.quiet)
+    result = run_scenario(scenario, backend, scenario_file=scenario_file, show_progress=not args.quiet,
+                          time_scale=config.time_scale if args.backend == "docker" else 1.0)
     return _publish(result, args.out, args.plot, args.platform)
 
 

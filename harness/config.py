@@ -41,6 +41,9 @@ class HarnessConfig:
         vm_memory_mb: the guest's memory.
         vm_build_timeout_s: the time limit of each step that builds the guest.
         vm_boot_timeout_s: how long the guest may take to boot and load the images (TCG).
+        time_scale: stretch every bounded wait of a local run by this factor (>= 1), for a
+            machine much slower than the one the scenario was written on (an emulated CI
+            runner; the guest's own runs set it from its measured speed).
         vm_time_scale: stretch the guest's waits by this factor instead of the one it
             measures (``1`` runs with the bounds as written, to see what they cut short).
         label: the label key put on every container, network and image the harness makes.
@@ -75,6 +78,7 @@ class HarnessConfig:
     vm_boot_timeout_s: float = field(default_factory=lambda: float(_env("VM_BOOT_TIMEOUT", "420")))
     vm_time_scale: float | None = field(
         default_factory=lambda: float(v) if (v := _env("VM_TIME_SCALE", "")) else None)
+    time_scale: float = field(default_factory=lambda: max(1.0, float(_env("TIME_SCALE", "1"))))
     label: str = "io.oom-harness"
     reaper_image: str = field(default_factory=lambda: _env("REAPER_IMAGE", "oom-harness/reaper:latest"))
     monitoring_image: str = field(

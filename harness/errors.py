@@ -26,6 +26,17 @@ class EngineError(HarnessError):
     """No container engine is reachable, or the engine refused an operation."""
 
 
+class EngineLost(EngineError):
+    """The engine went away mid-run (crashed or restarted): the run is void."""
+
+    def __init__(self, reason: str, run: int | None = None) -> None:
+        self.reason, self.run = reason, run
+        where = f"run {run}: " if run is not None else ""
+        super().__init__(f"{where}lost the engine during the run ({reason}): what it did to the target "
+                         "meanwhile is unknown, so the run is void and nothing is judged. Check the engine "
+                         "(harness setup starts it) and run again")
+
+
 class ImageError(HarnessError):
     """The lab image cannot be built or found."""
 

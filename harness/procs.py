@@ -10,8 +10,11 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 
-def alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists (one of another user's counts as alive)."""
+def alive(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether a process with ``pid`` runs (one of another user's counts as alive).
+
+    A zombie (exited, not yet reaped by its parent) is not alive: a dockerd killed a moment
+    ago is one until init reaps it, and its pid file must count as stale at once."""
     if pid <= 0:
         return False
     try:
@@ -20,7 +23,17 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return process_state(pid, proc) not in ("Z", "X")
+
+
+def process_state(pid: int, proc: Path = Path("/proc")) -> str | None:
+    """Field 3 of /proc/<pid>/stat (R, S, D, Z, ...); None when the process is gone."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else None
 
 
 def process_identity(pid: int | None = None, proc: Path = Path("/proc")) -> str:

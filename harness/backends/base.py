@@ -24,6 +24,10 @@ class LiveStatus:
     memory_mb: float | None
     allocated_mb: float | None
     exited: bool
+    #: Why the backend lost sight of the engine mid-run (its event stream broke: the engine
+    #: crashed or restarted), None while it watches. The run stops at once: what the engine
+    #: did to the target meanwhile is unknown, so nothing of the run can be judged.
+    engine_lost: str | None = None
 
 
 class TargetSession(Protocol):

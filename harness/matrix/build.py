@@ -94,6 +94,11 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
         reason = evidence.status.get(source)
         why = reason.reason if reason and reason.reason else "not collected"
         return MatrixRow(source, analogue, None, truth, "unavailable", why)
+    if source == "metric_highres" and (unsampled := _unsampled_kills(evidence)):
+        at = ", ".join(f"+{t - evidence.started_at:.1f} s" for t in unsampled)
+        return MatrixRow(source, analogue, None, truth, "unavailable",
+                         f"no memory sample within {DROP_BEFORE_S:g} s before and {DROP_AFTER_S:g} s after the kill "
+                         f"at {at}: the sampler did not look then (starved of CPU, or the target frozen)")
     if source == "metric_highres":
         seen, note, under = _highres(evidence)
     elif source == "metric_1m_avg":
@@ -198,10 +203,29 @@ def _highres(evidence: RunEvidence) -> tuple[int, str, bool]:
     return seen, f"{seen} drops at kill times{ratio}", under
 
 
+#: Where a kill's drop is looked for in the high-resolution series: the highest sample
+#: from 1 s before the kill, the lowest in the 2 s after it.
+DROP_BEFORE_S, DROP_AFTER_S = 1.0, 2.0
+
+
 def _drop_near(evidence: RunEvidence, t: float) -> bool:
-    before = [s.usage_bytes for s in evidence.samples if t - 1.0 <= s.t <= t + 0.05 and s.usage_bytes]
-    after = [s.usage_bytes for s in evidence.samples if t <= s.t <= t + 2.0 and s.usage_bytes is not None]
+    before, after = _around(evidence, t)
     return bool(before and after) and min(after) <= (1 - HIGHRES_DROP) * max(before)
+
+
+def _around(evidence: RunEvidence, t: float) -> tuple[list[int], list[int]]:
+    before = [s.usage_bytes for s in evidence.samples if t - DROP_BEFORE_S <= s.t <= t + 0.05 and s.usage_bytes]
+    after = [s.usage_bytes for s in evidence.samples
+             if t <= s.t <= t + DROP_AFTER_S and s.usage_bytes is not None]
+    return before, after
+
+
+def _unsampled_kills(evidence: RunEvidence) -> list[float]:
+    """Kills the sampler could not have shown: no reading in the window before or after.
+    A series that did look and shows no drop is a miss; one that did not look is not."""
+    if not evidence.samples:
+        return []  # no series at all: judged as it always was (a gap with "0 drops")
+    return [t for t in kill_times(evidence) if not all(_around(evidence, t))]
 
 
 def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:

@@ -14,6 +14,7 @@ from harness.attempts import trace_requests
 from harness.backends.base import Backend, TargetSession
 from harness.collectors import console_logs
 from harness.collectors.client import HealthProber, failures_before_first_answer, outages, request_observations
+from harness.errors import EngineLost
 from harness.evidence import ClientRequest, Observation, RunEvidence, SourceStatus
 from harness.matrix import aggregate, build_matrix, figures
 from harness.matrix.claims import trim_other_lines
@@ -62,8 +63,13 @@ def run_once(
 ) -> RunResult:
     """One run: launch, drive the steps, let collectors settle, judge (by the
     expectations that hold on ``engine``)."""
-    with backend.launch(scenario, run) as session:
-        evidence, step_failure = _drive(scenario, session, run, show_progress, transport, time_scale)
+    try:
+        with backend.launch(scenario, run) as session:
+            evidence, step_failure = _drive(scenario, session, run, show_progress, transport, time_scale)
+    except EngineLost as exc:
+        if exc.run is None:
+            raise EngineLost(exc.reason, run) from exc
+        raise
     run_figures = figures(evidence)
     matrix = build_matrix(evidence)
     failures = [f"run {run}: {step_failure}"] if step_failure else []

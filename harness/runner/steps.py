@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
-from harness.backends.base import TargetSession
+from harness.backends.base import LiveStatus, TargetSession
 from harness.collectors.client import new_client, send
+from harness.errors import EngineLost
 from harness.evidence import ClientRequest
 from harness.runner.conditions import ConditionState
 from harness.scenario.model import (
@@ -74,6 +75,13 @@ class StepDriver:
         """A step's deadline, never past the run's."""
         return min(time.monotonic() + timeout, self.deadline)
 
+    def _live(self) -> LiveStatus:
+        """The target's live status; an engine lost mid-run ends the run at once."""
+        live = self.session.live()
+        if live.engine_lost:
+            raise EngineLost(live.engine_lost)
+        return live
+
     def _check_time(self, deadline: float, what: str, timeout: float) -> None:
         if time.monotonic() >= deadline:
             over = "the run's time limit" if deadline >= self.deadline else f"{timeout:g}s"
@@ -103,7 +111,7 @@ class StepDriver:
                                     timeout=max(step.every, self.request_bound_s))
             self.requests.append(record)
             body = _json_or_none(response)
-            if state.holds(self.session.live(), response.status_code if response else None, body):
+            if state.holds(self._live(), response.status_code if response else None, body):
                 return
             self._check_time(deadline, f"poll {step.path} until {step.until.describe()}", step.timeout)
             time.sleep(step.every)
@@ -111,7 +119,7 @@ class StepDriver:
     def wait(self, step: WaitStep) -> None:
         state = ConditionState(step.until)
         deadline = self._bounded(step.timeout)
-        while not state.holds(self.session.live()):
+        while not state.holds(self._live()):
             self._check_time(deadline, step.until.describe(), step.timeout)
             time.sleep(step.every)
 
@@ -120,7 +128,7 @@ class StepDriver:
 
     def wait_exit(self, step: WaitExitStep) -> None:
         deadline = self._bounded(step.timeout)
-        while not self.session.live().exited:
+        while not self._live().exited:
             self._check_time(deadline, "the container's exit", step.timeout)
             time.sleep(0.1)
 

@@ -123,5 +123,25 @@ def record_oom_kinds(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def faults(job: dict[str, Any]) -> dict[str, Any]:
+    """The fault trials (:mod:`harness.faults`) in this guest, each run as a user runs it."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import docker
+
+    from harness.config import HarnessConfig
+    from harness.faults.trial import run_faults
+
+    time_scale = float(job.get("time_scale", 1.0))
+    os.environ["OOM_HARNESS_TIME_SCALE"] = str(time_scale)  # the runs' own waits, as the guest's jobs get
+    client = docker.from_env(timeout=600)
+    with tempfile.TemporaryDirectory(prefix="oom-harness-faults-") as work:
+        trials = run_faults(list(job["faults"]), list(job["scenarios"]), int(job["runs"]), Path(work), client,
+                            HarnessConfig(), time_scale=time_scale)
+    return {"passed": all(t.ok for t in trials), "trials": [t.to_json() for t in trials]}
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "oom_watch": oom_watch, "record_oom_kinds": record_oom_kinds}
+    "oom_watch": oom_watch, "record_oom_kinds": record_oom_kinds, "faults": faults}

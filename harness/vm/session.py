@@ -100,10 +100,10 @@ class GuestSession:
         result.engine["host"] = self.guest.facts()
         return result
 
-    def check(self, name: str, **options: Any) -> dict[str, Any]:
-        """Run one of :mod:`harness.vm.checks` in the guest; its JSON outcome."""
+    def check(self, name: str, timeout_s: float = 600.0, **options: Any) -> dict[str, Any]:
+        """Run one of :mod:`harness.vm.checks` in the guest (within ``timeout_s``); its JSON outcome."""
         code, data = self.guest.run_job({"kind": "check", "check": name, "image": self.config.image,
-                                         "label": self.config.label, **options}, 600.0,
+                                         "label": self.config.label, **options}, timeout_s,
                                         on_line=lambda line: self.log(f"guest: {line}"))
         if "error" in data:
             raise GuestError(f"check {name} in the guest: {data['error']}")

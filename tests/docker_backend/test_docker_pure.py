@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,23 @@ def test_only_pid_files_of_dead_processes_are_removed(tmp_path: Path) -> None:
     assert removed == [dead, empty, garbage]
     assert live.exists() and not dead.exists() and not missing.exists()
     assert remove_stale_pid_files((live, missing)) == []
+
+
+def test_the_pid_file_of_a_killed_unreaped_engine_is_stale(tmp_path: Path) -> None:
+    """A dockerd killed a moment ago is a zombie until its parent reaps it; its pid file
+    must be removed at once, or the restarted dockerd refuses ("pid file found")."""
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        child.kill()
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        pid_file = tmp_path / "docker.pid"
+        pid_file.write_text(str(child.pid))
+        assert remove_stale_pid_files((pid_file,)) == [pid_file]  # not reaped yet, still stale
+    finally:
+        child.wait()
 
 
 # --- image source digest ---------------------------------------------------------------

@@ -140,6 +140,16 @@ def test_high_resolution_series_sees_the_drop_and_is_judged_on_its_peak() -> Non
     assert _rows(no_drop)["metric_highres"].verdict == "gap"
 
 
+def test_a_kill_with_no_sample_around_it_leaves_the_high_resolution_series_unavailable() -> None:
+    """The sampler did not look then (starved, or the target frozen): not a miss."""
+    starved = _with_memory(scripted_evidence([10.0]), [(5.0, 400 * MIB), (10.5, 40 * MIB)], [], 512 * MIB)
+    row = _rows(starved)["metric_highres"]
+    assert (row.verdict, row.kills_seen) == ("unavailable", None)
+    assert row.note.startswith("no memory sample within 1 s before and 2 s after the kill at +")
+    no_after = _with_memory(scripted_evidence([10.0]), [(9.5, 400 * MIB), (13.0, 40 * MIB)], [], 512 * MIB)
+    assert _rows(no_after)["metric_highres"].verdict == "unavailable"
+
+
 def test_true_peak_is_the_high_water_mark_else_samples_else_logged_rss() -> None:
     evidence = _with_memory(scripted_evidence([10.0]), [(1.0, 100), (2.0, 300)], [], 1000)
     assert true_peak_bytes(evidence) == 1000

@@ -12,7 +12,7 @@ import pytest
 
 from harness.backends.base import LiveStatus
 from harness.backends.fake import IDLE, FakeBackend, FakeScript, kills_after, scripted_evidence
-from harness.errors import ScenarioError
+from harness.errors import EngineLost, ScenarioError
 from harness.evidence import Observation
 from harness.result import ScenarioResult
 from harness.runner import run_scenario
@@ -132,6 +132,22 @@ def test_wait_exit_waits_for_the_exit() -> None:
     backend = FakeBackend(FakeScript(live=[IDLE, IDLE, exited]))
     assert _run(_scenario([{"wait_exit": {"timeout": "5s"}}]), backend, Lab()).passed
     assert backend.sessions[0].live_calls == 3
+
+
+def test_an_engine_lost_mid_run_voids_the_run_at_once() -> None:
+    """The engine crashed or restarted: what it did to the target is unknown, so the run
+    stops at the next look instead of waiting out its bound, and nothing is judged."""
+    lost = LiveStatus(kills=0, memory_mb=None, allocated_mb=None, exited=False,
+                      engine_lost="the engine's event stream ended before the run did")
+    backend = FakeBackend(FakeScript(live=[IDLE, lost]))
+    scenario = _scenario([{"wait": {"until": {"kills": 1}, "timeout": "60s", "every": "10ms"}}])
+    started = time.monotonic()
+    with pytest.raises(EngineLost) as caught:
+        _run(scenario, backend, Lab())
+    assert time.monotonic() - started < 5
+    assert str(caught.value).startswith("run 1: lost the engine during the run (the engine's event stream ended")
+    assert caught.value.exit_code == 2
+    assert backend.active == 0  # the target was still cleaned up
 
 
 def test_expectations_pass_on_the_scripted_evidence() -> None:

@@ -40,7 +40,7 @@ from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
-from harness.errors import EngineError, HarnessError, ScenarioError
+from harness.errors import EngineError, EngineLost, HarnessError, ScenarioError
 from harness.evidence import ContainerState, RunEvidence, SourceStatus
 from harness.monitoring import kube_metrics
 from harness.monitoring.external import ExternalAlerting
@@ -355,7 +355,14 @@ class DockerSession:
         memory_mb = sample.usage_bytes / MIB if sample and sample.usage_bytes is not None else None
         state = self.state.state
         exited = state.get("status") in ("exited", "dead")
-        return LiveStatus(self._kills_now(), memory_mb, self.console.allocated_mb, exited)
+        return LiveStatus(self._kills_now(), memory_mb, self.console.allocated_mb, exited, self._engine_lost())
+
+    def _engine_lost(self) -> str | None:
+        """Why the engine's event stream broke before the run ended (the engine crashed or
+        restarted), None while it flows."""
+        if self.events.thread.error is None:
+            return None
+        return self.events.status().reason
 
     def _kills_now(self) -> int:
         if self.oom.status().available:
@@ -417,6 +424,8 @@ class DockerSession:
             self.monitoring.settle(self._kill_times_now())
             alerts = self.monitoring.evidence()
         self.stop()
+        if (engine_gone := self._engine_lost()) is not None:
+            raise EngineLost(engine_gone, self.run)
         ended = time.time()
         cgroup_kills = self.oom.snapshot()
         observations = cgroup_kills + self.events.snapshot() + self.state.snapshot() + self.console.snapshot()

@@ -25,7 +25,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line, once_the_engine_answers
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
 from harness.errors import EngineError
@@ -176,9 +176,10 @@ def published_port(inspected: dict[str, Any], port: int) -> int | None:
 
 
 def remove_container(container: Container, what: str) -> None:
-    """Remove ``container`` with its volumes, running or not; gone already is fine."""
+    """Remove ``container`` with its volumes, running or not; gone already is fine. An
+    engine that is restarting is waited for (bounded) so the run leaves nothing behind."""
     try:
-        container.remove(force=True, v=True)
+        once_the_engine_answers(lambda: container.remove(force=True, v=True))
     except NotFound:
         pass
     except ENGINE_ERRORS as exc:

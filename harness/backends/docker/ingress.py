@@ -29,7 +29,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network as TcNetwork
 
 from harness.backends.docker.container import published_port, remove_container
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line, once_the_engine_answers
 from harness.backends.docker.image import Log, build_small_image, small_image_digest
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
@@ -171,7 +171,7 @@ def remove_network(client: docker.DockerClient, network: Network, attempts: int 
     label = next(iter(network.attrs.get("Labels") or {}), None)
     for attempt in range(attempts):
         try:
-            network.remove()
+            once_the_engine_answers(network.remove)
             return
         except NotFound:
             return

@@ -71,7 +71,12 @@ def ensure_reaper(client: docker.DockerClient, config: HarnessConfig, log: Log =
     if reaper_disabled():
         return None
     if Reaper._instance is not None and Reaper._container is not None:  # one reaper per session
-        return _name(Reaper._container)
+        if _running(Reaper._container):
+            return _name(Reaper._container)
+        # An engine restart stops every container, the session's reaper too: a session that
+        # goes on must not go on unprotected.
+        log("engine: the session's reaper is gone (was the engine restarted?); starting another")
+        _forget(client, Reaper._container)
     if "RYUK_CONTAINER_IMAGE" in os.environ:
         Reaper.get_instance()  # the user's own reaper image, started by testcontainers itself
         return _name(Reaper._container)
@@ -86,6 +91,35 @@ def ensure_reaper(client: docker.DockerClient, config: HarnessConfig, log: Log =
     Reaper._container = container
     Reaper._instance = Reaper()
     return _name(container)
+
+
+def _running(container: DockerContainer) -> bool:
+    """Whether the reaper's container still runs; an engine that cannot say counts as yes
+    (a flaky answer must not start a second reaper)."""
+    try:
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+    except docker.errors.NotFound:
+        return False
+    except ENGINE_ERRORS:
+        return True
+    return bool(wrapped.status == "running")
+
+
+def _forget(client: docker.DockerClient, container: DockerContainer) -> None:
+    """Drop testcontainers' handle on a dead reaper, and the dead container, whose name the
+    next reaper takes."""
+    if Reaper._socket is not None:
+        Reaper._socket.close()
+    Reaper._instance, Reaper._container, Reaper._socket = None, None, None
+    name = _name(container)
+    try:
+        if name:
+            client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except ENGINE_ERRORS as exc:
+        raise EngineError(f"could not remove the dead reaper {name}: {first_line(exc)}") from exc
 
 
 def _start(image: str, config: HarnessConfig) -> DockerContainer:
