@@ -18,7 +18,6 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from docker.models.images import Image
 
 from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.pull import can_bound, pull_within
 from harness.config import HarnessConfig
 from harness.errors import ImageError
 from harness.procs import run_step
@@ -198,20 +198,18 @@ def _has_image(client: docker.DockerClient, tag: str) -> bool:
 
 
 def _pull(client: docker.DockerClient, tag: str, timeout_s: float) -> str | None:
-    """Pull ``tag``; return None on success, else a one-line reason (also on time-out)."""
-    outcome: list[str | None] = ["timed out"]
+    """Pull ``tag``; return None on success, else a one-line reason (also on time-out).
 
-    def pull() -> None:
-        try:
-            client.images.pull(tag)
-            outcome[0] = None
-        except DockerException as exc:
-            outcome[0] = str(exc).splitlines()[0][:160]
-
-    worker = threading.Thread(target=pull, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    return outcome[0]
+    On a local or plain-tcp engine the pull is bounded and nothing of it runs on after the
+    bound (:mod:`harness.backends.docker.pull`); through TLS or ssh it is docker-py's own,
+    bounded by the engine's time-outs."""
+    if can_bound():
+        return pull_within(tag, timeout_s, client.api.api_version)
+    try:
+        client.images.pull(tag)
+    except ENGINE_ERRORS as exc:
+        return first_line(exc)[:160]
+    return None
 
 
 def build_offline_base(client: docker.DockerClient, config: HarnessConfig, log: Log) -> None:
