@@ -9,6 +9,7 @@ the figures with the targets they are held to. Not a test: a measurement, rerun 
     .venv/bin/python bench/run.py --hog [--runs 5] [--hogs 2] [--only a,b]
     .venv/bin/python bench/run.py --alerts [--n 3]
     .venv/bin/python bench/run.py --faults [--runs 5] [--where host,guest]
+    .venv/bin/python bench/run.py --sweep
 
 ``--alerts`` measures the alerting rules: gradual-alerts and pid1-oom-alerts N times under
 each timing profile (fast and production), each rule's verdicts and its latency from the
@@ -21,6 +22,12 @@ once, CPU hogs. Each run is judged on its exit code, false gaps (against the sam
 scenario with nothing injected, whose ground truth is the cgroup counter), leaks and its
 result set; ``--runs`` trials per fault on the host, 2 in the guest. It updates the
 ``faults`` part (per side).
+
+``--sweep`` runs a 24-variant sweep of gradual (limits.memory 256Mi..1Gi x workers 1,2,4 x
+threads 1,4) as many at once as the engine holds, then the same 24 one after another,
+and compares wall times and every variant's kill threshold; then right-size of the
+steady buffering workload, with a check run at the limit found and one step below. It
+updates the ``sweep`` part.
 
 ``--hog`` is the determinism mode: every shipped scenario N times (one run each) while
 CPU-bound processes compete for the cores, and the pass rate per scenario; it updates
@@ -361,6 +368,67 @@ def faults_main(args: argparse.Namespace, client: Any, config: HarnessConfig, si
     return 1 if bad else 0
 
 
+SWEEP_SETS = ("limits.memory=256Mi,512Mi,768Mi,1Gi", "target.process.workers=1,2,4", "target.process.threads=1,4")
+
+
+def _harness(*args: str) -> tuple[int, float, str]:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, check=False)
+    return done.returncode, round(time.monotonic() - started, 1), done.stdout + done.stderr
+
+
+def sweep_main(args: argparse.Namespace, client: Any) -> int:
+    import tempfile
+
+    from harness.result import load_result
+    from harness.sweep.summary import load_summary
+
+    info = engine.describe(client)
+    work = Path(tempfile.mkdtemp(prefix="oom-harness-sweep-"))
+    sets = [a for s in SWEEP_SETS for a in ("--set", s)]
+    walls, summaries = {}, {}
+    for mode, extra in (("parallel", []), ("one_at_a_time", ["--parallel", "1"])):
+        code, walls[mode], text = _harness("sweep", "gradual", *sets, "--repeat", "1", "--out", str(work / mode),
+                                           *extra)
+        print(f"sweep {mode}: exit {code}, {walls[mode]} s", flush=True)
+        summaries[mode] = load_summary(work / mode)
+    thresholds = {mode: {v.label: v.kill_threshold_mb for v in s.variants} for mode, s in summaries.items()}
+    differ = [label for label, mb in thresholds["parallel"].items() if thresholds["one_at_a_time"].get(label) != mb]
+    size_dir = work / "right-size"
+    code, size_wall, text = _harness("right-size", "blob-buffering-steady", "--step", "64Mi", "--repeat", "2",
+                                     "--out", str(size_dir))
+    print(text, flush=True)
+    found = json.loads((size_dir / "right-size.json").read_text()) if code == 0 else {}
+    checks = {}
+    if found:
+        limit_bytes, step = found["limit_bytes"], found["step_bytes"]
+        for name, limit in (("at_limit", limit_bytes), ("step_below", limit_bytes - step)):
+            check_out = work / f"check-{name}"
+            _harness("run", "blob-buffering-steady", "--set", f"limits.memory={limit}", "--repeat", "1",
+                     "--out", str(check_out), "--quiet")
+            checks[name] = {"limit_mib": limit // 2**20, "kills": load_result(check_out).runs[0].figures.oom_kills}
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report["sweep"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "engine": {"version": info.version, "cgroup_version": info.cgroup_version, "kernel": info.kernel},
+        "variants": len(summaries["parallel"].variants), "sets": list(SWEEP_SETS),
+        "wall_s": walls, "capacity": summaries["parallel"].capacity,
+        "thresholds_differ": differ, "thresholds_mb": thresholds["parallel"],
+        "kills": {v.label: v.kills for v in summaries["parallel"].variants},
+        "right_size": {
+            "scenario": "blob-buffering-steady", "wall_s": size_wall, "probes": len(found.get("probes", [])),
+            "limit_mib": found.get("limit_bytes", 0) // 2**20,
+            "recommended_mib": found.get("recommended_bytes", 0) // 2**20,
+            "checks": checks,
+        },
+    }
+    write_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["sweep"], indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if not differ and found else 1
+
+
 def fault_table(trials: list[Any]) -> list[dict[str, Any]]:
     """Per fault: runs, exit codes, false gaps, leaks, result sets, sources that said unavailable."""
     from collections import Counter
@@ -413,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--hog: runs of each scenario; --faults: trials per fault on the host (default 5)")
     parser.add_argument("--hogs", type=int, default=2, help="--hog: CPU-bound processes (default 2)")
     parser.add_argument("--only", default="", help="--hog: only these scenarios; --faults: only these faults")
+    parser.add_argument("--sweep", action="store_true",
+                        help="a 24-variant sweep in parallel and one at a time, and right-size of a workload")
     parser.add_argument("--faults", action="store_true",
                         help="runs under injected faults: exit codes, false gaps, leaks, result sets")
     parser.add_argument("--alerts", action="store_true",
@@ -430,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         return alerts_main(args, client, config)
     if args.faults:
         return faults_main(args, client, config, sides)
+    if args.sweep:
+        return sweep_main(args, client)
     # A partial run (--where host) keeps the parts it did not measure, each with its own date.
     out = Path(args.out)
     report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}

@@ -8,12 +8,13 @@ file), 130 when interrupted. Every error is one line: ``error: ...``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError, UsageError
@@ -118,9 +119,12 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.scenario import load_scenario
     from harness.scenario.catalog import resolve_scenario
     from harness.scenario.monitoring import add_monitoring
+    from harness.scenario.overrides import Setting
 
     scenario_file = str(resolve_scenario(args.file))
-    scenario = add_monitoring(load_scenario(scenario_file, repeat=args.repeat), args.monitoring, args.rules)
+    changes = [(setting, setting.values[0]) for setting in (Setting.parse(t, many=False) for t in args.set or [])]
+    scenario = add_monitoring(load_scenario(scenario_file, repeat=args.repeat, changes=changes), args.monitoring,
+                              args.rules)
     if args.vm:
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
@@ -155,6 +159,104 @@ def _publish(result: ScenarioResult, out: str | None, plot: bool, platform: str 
     print(render_text(result, platform))
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0 if result.passed else 1
+
+
+def cmd_sweep(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Run every combination of the --set values, as many at once as the engine holds; one table."""
+    from harness.backends.docker import engine
+    from harness.backends.docker.backend import prepare_images
+    from harness.report.files import write_atomic
+    from harness.report.sweep import render_sweep
+    from harness.scenario.catalog import resolve_scenario
+    from harness.scenario.overrides import Setting
+    from harness.sweep.run import run_sweep
+    from harness.sweep.schedule import Capacity
+    from harness.sweep.variants import variants
+
+    file = str(resolve_scenario(args.file))
+    found = variants(file, [Setting.parse(text) for text in args.set or []], args.repeat)
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError(f"--parallel {args.parallel}: give 1 or more")
+    out = Path(args.out) if args.out else Path("results") / f"sweep-{found[0].scenario.name}"
+    if args.vm:
+        from harness.sweep.inguest import sweep_in_guest
+
+        summary = sweep_in_guest(config, file, found, out, args.repeat, args.platform, log=_progress)
+    else:
+        client = engine.connect()
+        for variant in found:  # once here, not in every child at once
+            prepare_images(client, config, variant.scenario, log=_progress)
+        info = client.info()
+        capacity = Capacity(float(info.get("NCPU") or os.cpu_count() or 1), int(info.get("MemTotal") or 0),
+                            args.parallel or len(found))
+        _progress(f"sweep: {len(found)} variants into {out}; {capacity.describe()}")
+        summary = run_sweep(file, found, out, capacity, engine.describe(client).to_json(), args.repeat,
+                            ("--platform", args.platform), log=_progress)
+    write_atomic(out / "sweep.json", json.dumps(summary.to_json(), indent=2) + "\n")
+    text = render_sweep(summary)
+    write_atomic(out / "sweep.txt", text + "\n")
+    print(text)
+    print(f"\nwrote {out / 'sweep.json'}, {out / 'sweep.txt'}{_sweep_plot(summary, out)}")
+    return _worst_exit([v.exit_code for v in summary.variants])
+
+
+def cmd_right_size(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Bisect limits.memory for the smallest limit with no kill in k of k runs."""
+    import time
+
+    from harness.backends.docker import engine
+    from harness.backends.docker.backend import prepare_images
+    from harness.report.files import write_atomic
+    from harness.scenario import load_scenario
+    from harness.scenario.catalog import resolve_scenario
+    from harness.scenario.units import parse_size
+    from harness.sweep.probe import probe_runner
+    from harness.sweep.rightsize import RightSize, bisect, recommend, render_right_size
+
+    file = str(resolve_scenario(args.file))
+    scenario = load_scenario(file)
+    try:
+        step = parse_size(args.step)
+        high = parse_size(args.high) if args.high else scenario.limits.memory
+        low = parse_size(args.low) if args.low else None
+    except ValueError as exc:
+        raise UsageError(f"right-size: {exc}") from None
+    if args.repeat < 1 or not 0 <= args.headroom <= 400:
+        raise UsageError("right-size: --repeat must be 1 or more and --headroom 0 to 400 (percent)")
+    if low is not None and low >= high:
+        raise UsageError(f"right-size: --low ({args.low}) must be below the upper bound ({args.high or 'the file'})")
+    out = Path(args.out) if args.out else Path("results") / f"right-size-{scenario.name}"
+    client = engine.connect()
+    prepare_images(client, config, scenario, log=_progress)
+    max_bytes = int(client.info().get("MemTotal") or 0) or 2 * high
+    started = time.monotonic()
+    limit, below, probes = bisect(probe_runner(file, out, args.repeat), high, step, max_bytes, low, log=_progress)
+    found = RightSize(scenario.name, file, step, args.repeat, args.headroom / 100, probes, limit, below,
+                      recommend(limit, args.headroom / 100, step), engine.describe(client).to_json(),
+                      round(time.monotonic() - started, 1))
+    write_atomic(out / "right-size.json", json.dumps(found.to_json(), indent=2) + "\n")
+    print(render_right_size(found))
+    print(f"\nwrote {out / 'right-size.json'}")
+    return 0
+
+
+def _sweep_plot(summary: Any, out: Path) -> str:
+    """Draw sweep.png where matplotlib is installed; what was written, for the last line."""
+    from harness.report.sweep import plot_sweep
+
+    try:
+        return f", {plot_sweep(summary, out)}"
+    except HarnessError:
+        return " (no plot: install the plot extra, pip install 'oom-harness[plot]')"
+
+
+def _worst_exit(codes: list[int | None]) -> int:
+    """One exit code for many runs: an internal error before an engine error before a
+    failed expectation; a run that hung counts as an internal error."""
+    for code in (3, 2, 1):
+        if any((c if c is not None else 3) == code for c in codes):
+            return code
+    return 0
 
 
 def cmd_import(args: argparse.Namespace, config: HarnessConfig) -> int:
@@ -239,7 +341,13 @@ def cmd_show(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Print a stored result's report again, e.g. with another platform's analogues."""
     from harness.report import render_text
     from harness.result import load_result
+    from harness.sweep.summary import is_sweep, load_summary
 
+    if is_sweep(args.result):
+        from harness.report.sweep import render_sweep
+
+        print(render_sweep(load_summary(args.result)))
+        return 0
     print(render_text(load_result(args.result), args.platform))
     return 0
 
@@ -319,10 +427,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a Prometheus rules file to evaluate too (implies --monitoring; repeatable)")
     run.add_argument("--vm", action="store_true",
                      help="run in the cgroup v2 guest (Debian trixie, Docker 26) that `harness vm setup` builds")
+    run.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="change one field of the scenario, e.g. limits.memory=256Mi (repeatable)")
     from harness.backends.azure.options import add_run_options
 
     add_run_options(run)
     run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="run every combination of --set values (in parallel) and print one table")
+    sweep.add_argument("file", help="a shipped scenario's name or a scenario YAML file")
+    sweep.add_argument("--set", action="append", metavar="PATH=V1,V2",
+                       help="a field and the values it takes, e.g. limits.memory=256Mi,512Mi (repeatable: "
+                            "every combination runs)")
+    sweep.add_argument("--out", help="folder for one result set per variant and sweep.json (default "
+                                     "results/sweep-<scenario>)")
+    sweep.add_argument("--repeat", type=int, help="runs of each variant (overrides the file's repeat)")
+    sweep.add_argument("--parallel", type=int, help="at most this many variants at once (default: as many as "
+                                                    "the engine's CPUs and memory hold)")
+    sweep.add_argument("--vm", action="store_true",
+                       help="run the variants in the cgroup v2 guest, one after another (one boot)")
+    _platform_option(sweep)
+    sweep.set_defaults(func=cmd_sweep)
+
+    size = sub.add_parser("right-size", help="find the smallest memory limit with no OOM kill, by experiment")
+    size.add_argument("file", help="a shipped scenario's name or a scenario YAML file")
+    size.add_argument("--high", help="upper bound (default the file's limits.memory; doubled until it runs clean)")
+    size.add_argument("--low", help="lower bound (default half the peak seen at the upper bound)")
+    size.add_argument("--step", default="32Mi", help="the answer's precision (default 32Mi)")
+    size.add_argument("--repeat", type=int, default=2, help="runs per probe; a probe passes with 0 kills in all "
+                                                            "(default 2)")
+    size.add_argument("--headroom", type=float, default=20.0,
+                      help="percent added to the limit found for the recommendation (default 20)")
+    size.add_argument("--out", help="folder for the probes' result sets and right-size.json "
+                                    "(default results/right-size-<scenario>)")
+    size.set_defaults(func=cmd_right_size)
 
     imp = sub.add_parser("import", help="build the gap matrix from evidence exported from Azure (az CLI JSON)")
     from harness.importers.azure import add_options as add_import_options

@@ -202,6 +202,40 @@ class OomHarness:
         self.results.append(result)
         return result
 
+    def survives(self, scenario: ScenarioSpec, limit: str | int, *, repeat: int = 2) -> ScenarioResult:
+        """Fail the test unless ``scenario`` runs ``repeat`` times at memory limit ``limit``
+        (``"512Mi"`` or bytes) with no OOM kill (the cgroup counter's). Returns the result."""
+        result = self.run(self._at_limit(scenario, limit), repeat=repeat)
+        kills = [run.figures.oom_kills for run in result.runs]
+        if any(kills):
+            peaks = ", ".join(f"{run.figures.peak_mb:g}" for run in result.runs if run.figures.peak_mb is not None)
+            pytest.fail(f"{result.scenario} at {limit}: OOM kills in {sum(1 for k in kills if k)} of {len(kills)} "
+                        f"runs ({sum(kills)} in all; peaks {peaks or 'unknown'} MB)", pytrace=False)
+        return result
+
+    def right_size(self, scenario: ScenarioSpec, *, step: str | int = "32Mi", repeat: int = 2,
+                   high: str | int | None = None, low: str | int | None = None) -> tuple[int, list[Any]]:
+        """The smallest memory limit (bytes, to within ``step``) at which ``scenario`` runs
+        ``repeat`` of ``repeat`` times with no OOM kill, as ``harness right-size`` finds it;
+        and its probes. Assert on it: ``limit, _ = oom_harness.right_size(...)``,
+        ``assert limit <= parse_size("512Mi")``."""
+        from harness.scenario.units import parse_size
+        from harness.sweep.rightsize import bisect, probe_of
+
+        base, _ = self.resolve(scenario)
+        client = self.session.connect()
+        max_bytes = int(client.info().get("MemTotal") or 0) or 2 * base.limits.memory
+        limit, _, probes = bisect(lambda at: probe_of(at, self.run(self._at_limit(base, at), repeat=repeat)),
+                                  parse_size(high) if high is not None else base.limits.memory, parse_size(step),
+                                  max_bytes, parse_size(low) if low is not None else None, log=lambda line: None)
+        return limit, probes
+
+    def _at_limit(self, scenario: ScenarioSpec, limit: str | int) -> Scenario:
+        resolved, source = self.resolve(scenario)
+        data = resolved.model_dump(mode="json", by_alias=True)
+        data["limits"] = {**data["limits"], "memory": limit}
+        return parse_scenario(data, source or f"{self.node.nodeid}: scenario")
+
     def resolve(
         self, scenario: ScenarioSpec, repeat: int | None = None, name: str | None = None
     ) -> tuple[Scenario, str | None]:

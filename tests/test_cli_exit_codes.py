@@ -51,3 +51,31 @@ def test_show_of_a_stored_result_passes(capsys: pytest.CaptureFixture[str]) -> N
     assert cli.main(["show", str(DATA / "gradual.json")]) == 0
     assert "Gap matrix" in capsys.readouterr().out
     assert json.loads((DATA / "gradual.json").read_text())["scenario"] == load_result(DATA / "gradual.json").scenario
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "gradual", "--set", "limits.memroy=1Gi"], 'limits: unknown key "memroy"'),
+    (["run", "gradual", "--set", "limits.memory"], "--set limits.memory: expected PATH=VALUE"),
+    (["sweep", "gradual"], "give at least one --set"),
+    (["sweep", "gradual", "--set", "limits.memory=256Mi,lots"], 'limits.memory: "lots" is not a size'),
+    (["sweep", "gradual", "--set", "limits.memory=256Mi", "--parallel", "0"], "--parallel 0"),
+    (["right-size", "gradual", "--step", "fast"], "right-size:"),
+    (["right-size", "gradual", "--low", "1Gi", "--high", "512Mi"], "--low (1Gi) must be below"),
+])
+def test_bad_settings_exit_2_before_anything_starts(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                    message: str) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_show_of_a_sweep_prints_its_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from harness.sweep.summary import SweepSummary, outcome_of
+
+    outcome = outcome_of(1, "limits.memory=256Mi", {"limits.memory": "256Mi"}, "01-x", 2, 3.0, None, "no engine")
+    summary = SweepSummary("gradual", "gradual.yaml", {"limits.memory": ["256Mi"]}, None, "2 CPUs", {}, 3.0,
+                           [outcome])
+    (tmp_path / "sweep.json").write_text(json.dumps(summary.to_json()))
+    assert cli.main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sweep of gradual" in out and "exit 2: no engine" in out

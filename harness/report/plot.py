@@ -21,7 +21,7 @@ NEW_PROCESS_KINDS = ("worker_boot", "supervisor_start")
 
 def plot_timeline(result: ScenarioResult, out_dir: Path, stem: str = "timeline") -> list[Path]:
     """Draw the timeline of every run; return the PNG and SVG paths."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = result.runs
     fig, axes = plt.subplots(len(runs), 1, figsize=(10, 3.2 * len(runs)), squeeze=False, sharex=False)
     for ax, run in zip(axes[:, 0], runs, strict=False):
@@ -40,7 +40,7 @@ def plot_timeline(result: ScenarioResult, out_dir: Path, stem: str = "timeline")
     return paths
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     try:
         import matplotlib
 

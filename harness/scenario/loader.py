@@ -8,7 +8,7 @@ nobody has to read a pydantic traceback to fix a scenario.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,31 @@ from pydantic import ValidationError
 from harness.errors import ScenarioError
 from harness.scenario.model import PROCESS_KINDS, Scenario
 from harness.scenario.monitoring import BASE_DIR
+from harness.scenario.overrides import Setting, apply, describe
 from harness.scenario.units import quote_value
 
 MAX_REPORTED_ERRORS = 5
 
 
-def load_scenario(path: str | Path, repeat: int | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, repeat: int | None = None, changes: Sequence[tuple[Setting, Any]] = (),
+) -> Scenario:
     """Read and validate the scenario file at ``path``.
 
     The scenario's name defaults to the file stem. ``repeat``, when given (the CLI's
-    ``--repeat``), replaces the file's own ``repeat`` and is validated like it.
+    ``--repeat``), replaces the file's own ``repeat`` and is validated like it; ``changes``
+    (the CLI's ``--set``) set fields before the scenario is validated.
     """
     source = str(path)
     data = _read_yaml(Path(path), source)
     if repeat is not None:
         data = {**data, "repeat": repeat}
+    if changes:
+        data = apply(data, changes)
+        try:
+            return parse_scenario(data, source, name=Path(path).stem)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{exc} (with --set {describe(changes)})") from None
     return parse_scenario(data, source, name=Path(path).stem)
 
 

@@ -139,7 +139,7 @@ def faults(job: dict[str, Any]) -> dict[str, Any]:
     client = docker.from_env(timeout=600)
     with tempfile.TemporaryDirectory(prefix="oom-harness-faults-") as work:
         trials = run_faults(list(job["faults"]), list(job["scenarios"]), int(job["runs"]), Path(work), client,
-                            HarnessConfig(), time_scale=time_scale)
+                            HarnessConfig(), time_scale=time_scale, log=lambda line: print(line, flush=True))
     return {"passed": all(t.ok for t in trials), "trials": [t.to_json() for t in trials]}
 
 

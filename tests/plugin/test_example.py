@@ -37,3 +37,14 @@ def test_my_rule_pages_within_30_s_of_a_worker_kill(oom_harness: OomHarness, tmp
     assert len(latencies) == result.runs[0].figures.oom_kills
     # The rule most dashboards ship with would not have paged: the container never exited.
     assert result.source("alert:KubernetesContainerOomKiller").verdict == "gap"
+
+
+# README: "What limit does my workload need?" -- the answer kept as a test.
+@pytest.mark.engine
+def test_the_steady_upload_workload_fits_in_768mi(oom_harness: OomHarness) -> None:
+    from harness.scenario.units import parse_size
+
+    oom_harness.survives("blob-buffering-steady", "768Mi", repeat=1)
+    limit, probes = oom_harness.right_size("blob-buffering-steady", step="256Mi", repeat=1)
+    assert limit <= parse_size("768Mi")
+    assert any(not p.passed for p in probes)  # and a step below it, the workload is killed
