@@ -71,15 +71,26 @@ def serve(share: Path) -> None:
     jobs = share / "jobs"
     jobs.mkdir(exist_ok=True)
     while True:
-        for job in sorted(p for p in jobs.glob("*.json") if JOB_NAME.match(p.name)):
-            done = job.with_suffix(".done")
-            if done.exists():
-                continue
-            with job.with_suffix(".log").open("w") as log:
-                code = subprocess.call([sys.executable, "-m", "harness.vm.job", str(job)],
-                                       stdout=log, stderr=subprocess.STDOUT)
-            done.write_text(f"{code}\n")
+        serve_pending(jobs)
         time.sleep(POLL_S)
+
+
+def serve_pending(jobs: Path) -> None:
+    """Run every job in ``jobs`` that has not run yet, in order."""
+    for job in sorted(p for p in jobs.glob("*.json") if JOB_NAME.match(p.name)):
+        done = job.with_suffix(".done")
+        if done.exists():
+            continue
+        if job.with_suffix(".log").exists():
+            # Started by an agent that was stopped mid-job: never run a job twice.
+            write_json(job.with_suffix(".out.json"), {
+                "error": "the guest's agent was restarted while this job ran; the job was not finished"})
+            done.write_text("3\n")
+            continue
+        with job.with_suffix(".log").open("w") as log:
+            code = subprocess.call([sys.executable, "-m", "harness.vm.job", str(job)],
+                                   stdout=log, stderr=subprocess.STDOUT)
+        done.write_text(f"{code}\n")
 
 
 def main(argv: list[str]) -> int:

@@ -51,7 +51,10 @@ UNIT = """\
 [Unit]
 Description=oom-harness guest agent: loads the shared images, then runs the host's jobs
 After=docker.service mnt-share.mount mnt-images.mount
-Requires=docker.service mnt-share.mount
+# Wants, not Requires: a restart of dockerd (a fault the harness injects) must not stop
+# the agent and the job it runs.
+Wants=docker.service
+Requires=mnt-share.mount
 
 [Service]
 Type=simple

@@ -132,3 +132,24 @@ def test_the_agent_runs_job_files_only() -> None:
     from harness.vm.agent import JOB_NAME
 
     assert JOB_NAME.match("0001.json") and not JOB_NAME.match("0001.out.json")
+
+
+def test_a_job_an_earlier_agent_started_is_never_run_again(tmp_path: Path) -> None:
+    """systemd restarted the agent mid-job (it used to, with dockerd): the job is reported
+    unfinished, not run a second time from the start."""
+    import json
+
+    from harness.vm.agent import serve_pending
+
+    (tmp_path / "0001.json").write_text(json.dumps({"kind": "check", "check": "oom_watch"}))
+    (tmp_path / "0001.log").write_text("faults: baseline gradual: exit 0\n")
+    serve_pending(tmp_path)
+    assert (tmp_path / "0001.done").read_text() == "3\n"
+    assert "restarted while this job ran" in json.loads((tmp_path / "0001.out.json").read_text())["error"]
+    assert (tmp_path / "0001.log").read_text() == "faults: baseline gradual: exit 0\n"  # kept for the host
+
+
+def test_the_agent_is_not_stopped_with_dockerd() -> None:
+    from harness.vm.image import UNIT
+
+    assert "Requires=docker.service" not in UNIT and "Wants=docker.service" in UNIT
