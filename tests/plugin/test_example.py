@@ -45,6 +45,6 @@ def test_the_steady_upload_workload_fits_in_768mi(oom_harness: OomHarness) -> No
     from harness.scenario.units import parse_size
 
     oom_harness.survives("blob-buffering-steady", "768Mi", repeat=1)
-    limit, probes = oom_harness.right_size("blob-buffering-steady", step="256Mi", repeat=1)
+    limit, probes = oom_harness.right_size("blob-buffering-steady", step="128Mi", low="128Mi", repeat=1)
     assert limit <= parse_size("768Mi")
     assert any(not p.passed for p in probes)  # and a step below it, the workload is killed
