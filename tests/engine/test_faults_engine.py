@@ -15,6 +15,7 @@ from harness.backends.docker.reaper import ensure_reaper, reaper_disabled
 from harness.config import HarnessConfig
 from harness.faults.inject import FAULTS
 from harness.faults.trial import run_faults
+from harness.pytest_plugin import in_ci
 
 pytestmark = pytest.mark.engine
 
@@ -36,7 +37,7 @@ def test_gradual_under_every_fault_ends_clearly_with_no_false_gap_and_no_leak(
     assert len([t for t in trials if t.fault == "two-at-once"]) == 2
 
 
-@pytest.mark.skipif(reaper_disabled(), reason="the reaper is turned off (TESTCONTAINERS_RYUK_DISABLED)")
+@pytest.mark.skipif(reaper_disabled() and not in_ci(), reason="the reaper is turned off (TESTCONTAINERS_RYUK_DISABLED)")
 def test_a_session_whose_reaper_died_gets_another(
     docker_client: docker.DockerClient, harness_config: HarnessConfig,
 ) -> None:
