@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ from harness.faults.judge import (
     unavailable_sources,
 )
 from harness.result import load_result
+from harness.sweep.children import start
 
 
 def run_faults(
@@ -73,7 +72,7 @@ def run_trial(
     for out in outs:  # a result set left by an earlier trial must not pass for this one's
         shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
-    children = [_start_run(scenario, out) for out in outs]
+    children = [start(scenario, ["--repeat", "1"], out, out.with_suffix(".log")).process for out in outs]
     run = RunInProgress(client, config, [child.pid for child in children], time_scale, log)
     actor = threading.Thread(target=_act, args=(fault, run), name=f"fault-{fault.name}", daemon=True)
     actor.start()
@@ -85,14 +84,6 @@ def run_trial(
     wall = round(time.monotonic() - started, 1)
     return [_judge(fault, scenario, out, child.pid, code, wall, client, config, saw_every_kill, run.notes)
             for out, child, code in zip(outs, children, codes, strict=True)]
-
-
-def _start_run(scenario: str, out: Path) -> subprocess.Popen[bytes]:
-    with out.with_suffix(".log").open("wb") as console:
-        return subprocess.Popen(
-            [sys.executable, "-m", "harness", "run", scenario, "--repeat", "1", "--quiet", "--out", str(out)],
-            stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ},
-        )
 
 
 def _act(fault: Fault, run: RunInProgress) -> None:
