@@ -38,7 +38,7 @@ def docker_client(oom_harness_session: HarnessSession) -> docker.DockerClient:
 def no_leaks(docker_client: docker.DockerClient, harness_config: HarnessConfig) -> Iterator[None]:
     """Fails the test if it leaves a harness-labelled container or network behind."""
     yield
-    left = docker_client.containers.list(all=True, filters={"label": harness_config.owner_label})
+    left = docker_client.containers.list(all=True, filters={"label": harness_config.owner_label}, ignore_removed=True)
     assert not left, f"containers left behind: {[c.short_id for c in left]}"
     networks = docker_client.networks.list(filters={"label": harness_config.owner_label})
     assert not networks, f"networks left behind: {[n.name for n in networks]}"

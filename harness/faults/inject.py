@@ -54,7 +54,8 @@ class RunInProgress:
         key = f"{self.config.label}.owner"
         while time.monotonic() < deadline and not self.ended.is_set():
             try:
-                found = self.client.containers.list(filters={"label": [key, f"{self.config.label}=run"]})
+                found = self.client.containers.list(
+                    filters={"label": [key, f"{self.config.label}=run"]}, ignore_removed=True)
             except docker.errors.DockerException:
                 found = []
             for container in found:

@@ -116,7 +116,8 @@ def result_state(out: Path, exit_code: int | None) -> tuple[str, ScenarioResult 
 def owned_by(client: docker.DockerClient, config: HarnessConfig, pid: int) -> list[str]:
     """Containers and networks on the engine that process ``pid`` made, as ``kind name (role)``."""
     key = f"{config.label}.owner"
-    items: list[tuple[str, Any]] = [("container", c) for c in client.containers.list(all=True, filters={"label": key})]
+    items: list[tuple[str, Any]] = [
+        ("container", c) for c in client.containers.list(all=True, filters={"label": key}, ignore_removed=True)]
     items += [("network", n) for n in client.networks.list(filters={"label": key})]
     found = []
     for kind, item in items:

@@ -46,7 +46,7 @@ def _start(tmp_path: Path, scenario: str, reaper: bool) -> tuple[subprocess.Pope
 
 def _owned(client: docker.DockerClient, label: str, owner: str) -> list[str]:
     owner_filter = {"label": f"{label}.owner={owner}"}
-    containers = [c.name for c in client.containers.list(all=True, filters=owner_filter)]
+    containers = [c.name for c in client.containers.list(all=True, filters=owner_filter, ignore_removed=True)]
     return containers + [f"network:{n.name}" for n in client.networks.list(filters=owner_filter)]
 
 
@@ -61,7 +61,7 @@ def _wait_for_roles(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         kinds = {c.labels.get(label) for c in client.containers.list(
-            all=True, filters={"label": f"{label}.owner={owner}"})}
+            all=True, filters={"label": f"{label}.owner={owner}"}, ignore_removed=True)}
         if roles <= kinds:
             return
         assert proc.poll() is None, f"the run ended early: {proc.stderr.read() if proc.stderr else ''}"
@@ -89,7 +89,7 @@ def sweep(docker_client: docker.DockerClient, harness_config: HarnessConfig) -> 
     yield owners
     for owner in owners:
         flt = {"label": f"{harness_config.label}.owner={owner}"}
-        for container in docker_client.containers.list(all=True, filters=flt):
+        for container in docker_client.containers.list(all=True, filters=flt, ignore_removed=True):
             container.remove(force=True, v=True)
         for network in docker_client.networks.list(filters=flt):
             network.remove()

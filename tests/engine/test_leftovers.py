@@ -9,7 +9,7 @@ from typing import Any
 import docker
 import pytest
 
-from harness.backends.docker.owner import remove_leftovers
+from harness.backends.docker.owner import remove_labelled, remove_leftovers
 from harness.config import HarnessConfig
 
 pytestmark = pytest.mark.engine
@@ -59,3 +59,31 @@ def test_a_leftover_that_cannot_be_removed_is_logged_and_the_rest_goes_on(
         assert lines[0].startswith(f"engine: could not remove leftover {stuck.name}: ")
     finally:
         docker.models.containers.Container.remove(stuck, force=True)
+
+
+def _listing_ids(monkeypatch: pytest.MonkeyPatch, ids: list[str]) -> None:
+    """The engine's raw listing as it was before some of it went away: docker's own
+    ``containers.list`` then inspects each id, the step where a removed one answers 404."""
+    monkeypatch.setattr(docker.api.client.APIClient, "containers", lambda self, **kwargs: [{"Id": i} for i in ids])
+
+
+def test_a_leftover_removed_between_listing_and_inspection_is_skipped(
+    docker_client: docker.DockerClient, harness_config: HarnessConfig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = _leftover(docker_client, harness_config), _leftover(docker_client, harness_config)
+    first.remove(force=True)
+    _listing_ids(monkeypatch, [first.id, second.id])
+    lines: list[str] = []
+    removed = remove_leftovers(docker_client, harness_config.label, "leftover-test", lines.append)
+    assert removed == [second.name] and lines == [f"engine: removed 1 leftover(s) of a harness that was killed: "
+                                                  f"{second.name}"]
+
+
+def test_clean_skips_what_went_meanwhile(
+    docker_client: docker.DockerClient, harness_config: HarnessConfig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = _leftover(docker_client, harness_config), _leftover(docker_client, harness_config)
+    _listing(monkeypatch, [first, second])
+    first.remove(force=True)
+    removed = remove_labelled(docker_client, harness_config.label, (f"{harness_config.label}.user=leftover-test",))
+    assert removed == [second.name]

@@ -102,7 +102,8 @@ def test_your_prometheus_is_read_for_the_runs_alerts(
     alerts = result.runs[0].evidence.alerts
     assert alerts is not None and alerts.source == f"your Prometheus at {url}"
     assert alerts.profile["scrape_interval_s"] == 1.0 and alerts.profile["group_wait_s"] == 1.0
-    assert len(docker_client.containers.list(filters={"label": f"{harness_config.label}.monitoring"})) == 0
+    monitoring = {"label": f"{harness_config.label}.monitoring"}
+    assert len(docker_client.containers.list(filters=monitoring, ignore_removed=True)) == 0
 
 
 def test_an_unreachable_prometheus_is_unavailable_never_a_gap(

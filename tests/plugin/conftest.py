@@ -38,5 +38,5 @@ def scenario_label(
     Any still carrying it at the end are removed (only those: the engine is shared)."""
     label = f"{harness_config.label}.scenario={unique_name}"
     yield label
-    for container in docker_client.containers.list(all=True, filters={"label": label}):
+    for container in docker_client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         container.remove(force=True, v=True)

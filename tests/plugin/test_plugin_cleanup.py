@@ -41,5 +41,5 @@ def test_a_failing_test_leaves_no_container_and_shows_the_matrix(
     outcome.stdout.fnmatch_lines([f"*- oom-harness: scenario {unique_name} -*", "*Gap matrix*",
                                   "*console_logs*visible*"])
     assert outcome.stdout.str().count("- oom-harness: scenario") == 1  # only the test that ran one
-    left = docker_client.containers.list(all=True, filters={"label": scenario_label})
+    left = docker_client.containers.list(all=True, filters={"label": scenario_label}, ignore_removed=True)
     assert not left, f"containers left behind: {[c.short_id for c in left]}"

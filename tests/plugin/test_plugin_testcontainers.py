@@ -46,9 +46,10 @@ def test_a_forgotten_plain_container_goes_with_the_session(
     outcome.assert_outcomes(passed=1)
     ended = time.monotonic()
     forgotten = {"label": f"forgotten={unique_name}"}
-    while docker_client.containers.list(all=True, filters=forgotten) and time.monotonic() - ended < 40:
+    while (docker_client.containers.list(all=True, filters=forgotten, ignore_removed=True)
+           and time.monotonic() - ended < 40):
         time.sleep(0.5)
-    left = docker_client.containers.list(all=True, filters=forgotten)
+    left = docker_client.containers.list(all=True, filters=forgotten, ignore_removed=True)
     for container in left:
         container.remove(force=True)
     waited = time.monotonic() - ended

@@ -61,7 +61,7 @@ def remove_leftovers(client: docker.DockerClient, label: str, user: str, log: Lo
     filters: dict[str, Any] = {"label": [f"{label}.user={user}"]}
     removed: list[str] = []
     try:
-        containers = client.containers.list(all=True, filters=filters)
+        containers = client.containers.list(all=True, filters=filters, ignore_removed=True)
         networks = client.networks.list(filters=filters)
     except ENGINE_ERRORS as exc:
         log(f"engine: could not list a killed harness's leftovers: {first_line(exc)}")
@@ -96,6 +96,20 @@ def _remove(remove: Callable[[], object], what: str, log: Log) -> bool:
         return False
 
 
+def _removed_or_gone(remove: Callable[[], object]) -> bool:
+    """Remove one item; False when it went meanwhile (the reaper or another clean-up got
+    there first: 404, or 409 for a removal already in progress). Other errors propagate."""
+    try:
+        remove()
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            return False
+        raise
+
+
 def _orphaned(labels: dict[str, Any], label: str) -> bool:
     owner = Owner.parse(str(labels.get(f"{label}.owner", "")))
     return owner is not None and owner.is_gone()
@@ -111,14 +125,14 @@ def remove_labelled(client: docker.DockerClient, label: str, only: tuple[str, ..
     filters: dict[str, Any] = {"label": [label, *only]}
     removed: list[str] = []
     try:
-        for container in client.containers.list(all=True, filters=filters):
+        for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             if (container.labels or {}).get(label) == "reaper":
                 continue
-            container.remove(force=True, v=True)
-            removed.append(str(container.name))
+            if _removed_or_gone(partial(container.remove, force=True, v=True)):
+                removed.append(str(container.name))
         for network in client.networks.list(filters=filters):
-            network.remove()
-            removed.append(f"network:{network.name}")
+            if _removed_or_gone(network.remove):
+                removed.append(f"network:{network.name}")
     except ENGINE_ERRORS as exc:
         raise EngineError(f"could not list or remove containers or networks: {first_line(exc)}") from exc
     return removed
