@@ -380,7 +380,6 @@ def _harness(*args: str) -> tuple[int, float, str]:
 def sweep_main(args: argparse.Namespace, client: Any) -> int:
     import tempfile
 
-    from harness.result import load_result
     from harness.sweep.summary import load_summary
 
     info = engine.describe(client)
@@ -394,19 +393,8 @@ def sweep_main(args: argparse.Namespace, client: Any) -> int:
         summaries[mode] = load_summary(work / mode)
     thresholds = {mode: {v.label: v.kill_threshold_mb for v in s.variants} for mode, s in summaries.items()}
     differ = [label for label, mb in thresholds["parallel"].items() if thresholds["one_at_a_time"].get(label) != mb]
-    size_dir = work / "right-size"
-    code, size_wall, text = _harness("right-size", "blob-buffering-steady", "--step", "64Mi", "--repeat", "2",
-                                     "--out", str(size_dir))
-    print(text, flush=True)
-    found = json.loads((size_dir / "right-size.json").read_text()) if code == 0 else {}
-    checks = {}
-    if found:
-        limit_bytes, step = found["limit_bytes"], found["step_bytes"]
-        for name, limit in (("at_limit", limit_bytes), ("step_below", limit_bytes - step)):
-            check_out = work / f"check-{name}"
-            _harness("run", "blob-buffering-steady", "--set", f"limits.memory={limit}", "--repeat", "1",
-                     "--out", str(check_out), "--quiet")
-            checks[name] = {"limit_mib": limit // 2**20, "kills": load_result(check_out).runs[0].figures.oom_kills}
+    sizes = {"blob-buffering-steady": _right_size_with_checks("blob-buffering-steady", work),
+             "examples/own-image": _right_size_with_checks(_example_image(client), work)}
     out = Path(args.out)
     report = json.loads(out.read_text()) if out.exists() else {}
     report["sweep"] = {
@@ -415,18 +403,47 @@ def sweep_main(args: argparse.Namespace, client: Any) -> int:
         "variants": len(summaries["parallel"].variants), "sets": list(SWEEP_SETS),
         "wall_s": walls, "capacity": summaries["parallel"].capacity,
         "thresholds_differ": differ, "thresholds_mb": thresholds["parallel"],
+        "thresholds_mb_one_at_a_time": thresholds["one_at_a_time"],
         "kills": {v.label: v.kills for v in summaries["parallel"].variants},
-        "right_size": {
-            "scenario": "blob-buffering-steady", "wall_s": size_wall, "probes": len(found.get("probes", [])),
-            "limit_mib": found.get("limit_bytes", 0) // 2**20,
-            "recommended_mib": found.get("recommended_bytes", 0) // 2**20,
-            "checks": checks,
-        },
+        "right_size": sizes,
     }
     write_atomic(out, json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["sweep"], indent=2))
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if not differ and found else 1
+    return 0 if not differ and all(size.get("limit_mib") for size in sizes.values()) else 1
+
+
+def _example_image(client: Any) -> str:
+    """examples/own-image built on the lab image (no registry here); its scenario file."""
+    config = HarnessConfig()
+    client.images.build(path=str(ROOT / "examples" / "own-image"), tag="oom-harness/example-asgi:latest", rm=True,
+                        forcerm=True, buildargs={"BASE_IMAGE": config.image}, labels={config.label: "example"})
+    return str(ROOT / "examples" / "own-image" / "own-image.yaml")
+
+
+def _right_size_with_checks(scenario: str, work: Path) -> dict[str, Any]:
+    """``harness right-size`` of one workload (step 64Mi, 2 repeats), then one check run at
+    the limit it found and one a step below: kills in each."""
+    from harness.result import load_result
+
+    size_dir = work / f"right-size-{Path(scenario).stem}"
+    code, wall, text = _harness("right-size", scenario, "--step", "64Mi", "--repeat", "2", "--out", str(size_dir))
+    print(text, flush=True)
+    found = json.loads((size_dir / "right-size.json").read_text()) if code == 0 else {}
+    checks = {}
+    if found:
+        limit_bytes, step = found["limit_bytes"], found["step_bytes"]
+        for name, limit in (("at_limit", limit_bytes), ("step_below", limit_bytes - step)):
+            check_out = work / f"check-{Path(scenario).stem}-{name}"
+            _harness("run", scenario, "--set", f"limits.memory={limit}", "--repeat", "1", "--out", str(check_out),
+                     "--quiet")
+            checks[name] = {"limit_mib": limit // 2**20, "kills": load_result(check_out).runs[0].figures.oom_kills}
+    return {"exit_code": code, "wall_s": wall, "probes": len(found.get("probes", [])),
+            "limit_mib": found.get("limit_bytes", 0) // 2**20,
+            "recommended_mib": found.get("recommended_bytes", 0) // 2**20,
+            "peak_mb": next((p["peak_mb"] for p in found.get("probes", []) if p["limit_bytes"] == found["limit_bytes"]),
+                            []),
+            "checks": checks}
 
 
 def fault_table(trials: list[Any]) -> list[dict[str, Any]]:

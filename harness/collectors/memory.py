@@ -146,6 +146,7 @@ class MemorySampler(ThreadedCollector[MemorySample]):
         assert self._usage is not None
         usage = self._usage.read()
         if usage is None:  # the cgroup is between incarnations (a restart) or gone
+            self._note_absent()
             return ABSENT_WAIT_S
         now = self._last_tick = time.monotonic()
         if now >= self._next_stat:
@@ -156,6 +157,14 @@ class MemorySampler(ThreadedCollector[MemorySample]):
             previous = self._items[-1] if self._items else None
             self._items.append(sample)
         return self._next_wait(previous, sample, now)
+
+    def _note_absent(self) -> None:
+        """Record once that the cgroup went away (a sample with no usage): the series saw the
+        container's memory vanish, which is how a PID-1 kill shows when the next incarnation
+        has regrown before the sampler reads it again."""
+        with self._lock:
+            if self._items and self._items[-1].usage_bytes is not None:
+                self._items.append(MemorySample(time.time(), None, None))
 
     def _next_wait(self, previous: MemorySample | None, sample: MemorySample, now: float) -> float:
         if previous is None or previous.usage_bytes is None or sample.usage_bytes is None:

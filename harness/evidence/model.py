@@ -82,7 +82,8 @@ class Kill:
 
 @dataclass(frozen=True)
 class MemorySample:
-    """One high-resolution memory reading of the container's cgroup."""
+    """One high-resolution memory reading of the container's cgroup; ``usage_bytes`` None
+    marks the first reading that found the cgroup gone (the container between incarnations)."""
 
     t: float
     usage_bytes: int | None

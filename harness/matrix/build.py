@@ -214,9 +214,11 @@ def _drop_near(evidence: RunEvidence, t: float) -> bool:
 
 
 def _around(evidence: RunEvidence, t: float) -> tuple[list[int], list[int]]:
+    """Readings before and after a kill. After it, a reading that found the cgroup gone
+    counts as 0: the series saw the container's memory vanish (a PID-1 kill whose next
+    incarnation had regrown by the sampler's next reading)."""
     before = [s.usage_bytes for s in evidence.samples if t - DROP_BEFORE_S <= s.t <= t + 0.05 and s.usage_bytes]
-    after = [s.usage_bytes for s in evidence.samples
-             if t <= s.t <= t + DROP_AFTER_S and s.usage_bytes is not None]
+    after = [s.usage_bytes or 0 for s in evidence.samples if t <= s.t <= t + DROP_AFTER_S]
     return before, after
 
 

@@ -120,6 +120,23 @@ def test_sampler_without_a_cgroup_is_unavailable(tmp_path: Path) -> None:
     assert gone.snapshot() == [] and gone.highwater is None
 
 
+def test_the_sampler_marks_once_that_the_cgroup_went_away(recorded: Recorded, tmp_path: Path) -> None:
+    """A PID-1 kill removes the cgroup until the restart: one reading with no usage says so."""
+    path = recorded.copy_dir("cgroup_v2/after", tmp_path / "cg")
+    sampler = MemorySampler(CgroupMemory(2, path), interval=0.01)
+    sampler._tick()
+    usage = path / "memory.current"
+    kept = usage.read_text()
+    usage.unlink()
+    assert sampler._usage is not None
+    sampler._usage.close()  # a removed cgroup's open file answers ENODEV; a plain file does not
+    sampler._tick()
+    sampler._tick()
+    usage.write_text(kept)
+    sampler._tick()
+    assert [s.usage_bytes for s in sampler.snapshot()] == [33390592, None, 33390592]
+
+
 # --- one_minute_averages ---------------------------------------------------------------
 
 

@@ -150,6 +150,17 @@ def test_a_kill_with_no_sample_around_it_leaves_the_high_resolution_series_unava
     assert _rows(no_after)["metric_highres"].verdict == "unavailable"
 
 
+def test_a_pid1_kill_shows_as_the_cgroup_gone_when_the_restart_regrew_before_the_next_reading() -> None:
+    """No reading between the kill and the regrown next incarnation but one that found the
+    container's cgroup gone: the series saw the memory vanish."""
+    regrown = [(9.5, 500 * MIB), (10.05, None), (10.9, 480 * MIB), (11.5, 500 * MIB)]
+    evidence = _with_memory(scripted_evidence([10.0]), [], [], 512 * MIB)
+    evidence.samples = [MemorySample(t, usage, usage) for t, usage in regrown]
+    assert _rows(evidence)["metric_highres"].verdict == "visible"
+    evidence.samples = [s for s in evidence.samples if s.usage_bytes is not None]
+    assert _rows(evidence)["metric_highres"].verdict == "gap"
+
+
 def test_true_peak_is_the_high_water_mark_else_samples_else_logged_rss() -> None:
     evidence = _with_memory(scripted_evidence([10.0]), [(1.0, 100), (2.0, 300)], [], 1000)
     assert true_peak_bytes(evidence) == 1000
