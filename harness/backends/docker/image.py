@@ -28,10 +28,10 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from docker.models.images import Image
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.pull import can_bound, pull_within
 from harness.config import HarnessConfig
-from harness.errors import ImageError
+from harness.errors import ImageError, first_line
 from harness.procs import run_step
 
 Log = Callable[[str], None]
