@@ -8,6 +8,13 @@ into these at the boundary with ``raise ... from exc``.
 from __future__ import annotations
 
 
+def first_line(exc: object, limit: int = 300) -> str:
+    """The first line of an exception's text (at most ``limit`` characters), or its type's
+    name: how an error from below (an engine's, an SDK's) is named in a message or a reason."""
+    text = str(exc).strip() if exc is not None else ""
+    return text.splitlines()[0].strip()[:limit] if text else type(exc).__name__
+
+
 class HarnessError(Exception):
     """Root of all harness errors. The CLI prints ``error: <message>``."""
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.evidence import RunEvidence
+from harness.units import MIB
 
 KIB = 1024
-MIB = 1024 * 1024
+
 Getter = Callable[[dict[str, Any]], float | None]
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "harness"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "harness"
+LAB = ROOT / "labapp"  # installed as harness.lab
 IMAGE_ONLY = ("harness.lab", "harness.reaper")
 
 
@@ -28,14 +30,25 @@ def _modules(*exclude: str) -> list[Path]:
 
 def test_the_harness_imports_neither_the_lab_nor_the_reaper() -> None:
     offenders = {str(p.relative_to(PACKAGE)): sorted(i for i in _imports(p) if i.startswith(IMAGE_ONLY))
-                 for p in _modules("lab", "reaper")}
+                 for p in _modules("reaper")}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_the_lab_and_the_reaper_import_only_what_their_images_carry() -> None:
-    for path in [*(PACKAGE / "lab").glob("*.py"), *(PACKAGE / "reaper").glob("*.py")]:
-        own = path.parent.name
+    for path in [*LAB.glob("*.py"), *(PACKAGE / "reaper").glob("*.py")]:
+        own = "lab" if path.parent == LAB else path.parent.name
         harness = {i for i in _imports(path) if i == "harness" or i.startswith("harness.")}
         allowed = ("harness.cgroupfs", f"harness.{own}")
         stray = {i for i in harness if i != "harness" and not i.startswith(allowed)}
         assert not stray, (path.name, stray)
+
+
+def test_the_installed_packages_are_the_folders() -> None:
+    """pyproject lists the packages (the finder cannot see labapp/ mapped to harness.lab):
+    every package folder is listed, and nothing else."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert config["package-dir"] == {"harness.lab": "labapp"} and (LAB / "__init__.py").is_file()
+    assert sorted(config["packages"]) == sorted(folders | {"harness.lab"})

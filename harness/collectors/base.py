@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from harness.errors import first_line
 from harness.evidence import SourceStatus
 
 T = TypeVar("T")
@@ -60,17 +61,10 @@ class Collector(Protocol[T_co]):
         """Whether the source could be read; unavailable with the reason otherwise."""
 
 
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an exception's text (at most ``limit`` characters), or its type's name."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
-
-
 def describe(exc: BaseException) -> str:
     """An exception as a reason names it: its type and the first line of its text."""
-    text = str(exc).strip()
     name = type(exc).__name__
-    return f"{name}: {text.splitlines()[0][:200]}" if text else name
+    return f"{name}: {first_line(exc, 200)}" if str(exc).strip() else name
 
 
 class CollectorThread:

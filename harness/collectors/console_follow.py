@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.collectors.base import CollectorThread, ThreadedCollector, first_line
+from harness.collectors.base import CollectorThread, ThreadedCollector
 from harness.collectors.console_logs import LiveConsole, parse_logs
+from harness.errors import first_line
 from harness.evidence import Observation, SourceStatus
 
 

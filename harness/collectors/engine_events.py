@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.errors import first_line
 from harness.evidence import Observation
 
 LIFECYCLE = "lifecycle_events"
@@ -77,7 +78,7 @@ class EngineEventsCollector(ThreadedCollector[Observation]):
     def _failure(self, exc: Exception) -> str:
         if isinstance(exc, StreamEnded):
             return str(exc)
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc, 200)
         return f"the engine's event stream failed during the run: {text}"
 
     def _follow(self, stop: threading.Event) -> None:

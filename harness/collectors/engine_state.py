@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.errors import first_line
 from harness.evidence import Observation, SourceStatus
 
 STATE = "engine_state"
@@ -150,7 +151,7 @@ class EngineStateCollector(ThreadedCollector[Observation]):
         except Exception as exc:  # noqa: BLE001 - a missing container or a busy engine: try next time
             with self._lock:
                 self._failures_in_a_row += 1
-                self._last_error = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                self._last_error = first_line(exc, 200)
             return
         with self._lock:
             self._successes += 1

@@ -16,7 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from harness.collectors.base import CollectorThread, ThreadedCollector, first_line
+from harness.collectors.base import CollectorThread, ThreadedCollector
+from harness.errors import first_line
 from harness.evidence import Kill, Observation
 
 KMSG_PATH = "/dev/kmsg"

@@ -7,11 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.diagnose.memory import MIB, MINUTE, mb
+from harness.diagnose.memory import MINUTE, mb
 from harness.diagnose.runs import RunFacts
 from harness.diagnose.verdicts import Conclusion
 from harness.matrix import MatrixRow
 from harness.scenario.units import format_size
+from harness.units import MIB
 
 HEADROOM = 1.25  # what a limit should allow above the measured need
 SIZE_STEP = 512 * MIB  # limits are offered in half-GiB steps, as the platforms sell them

@@ -12,8 +12,7 @@ import statistics
 from dataclasses import dataclass
 
 from harness.evidence import RunEvidence
-
-MIB = 1024 * 1024
+from harness.units import MIB
 
 HIGH = "high"
 CONSOLE = "console"

@@ -21,14 +21,15 @@ from typing import Any
 
 from harness.collectors import console_logs
 from harness.diagnose.advice import advice
-from harness.diagnose.memory import CONSOLE, HIGH, MIB, MINUTE, mb
+from harness.diagnose.memory import CONSOLE, HIGH, MINUTE, mb
 from harness.diagnose.model import Branch, Diagnosis
 from harness.diagnose.runs import FalseKill, RunFacts, facts_of
-from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Growth, Kill, Question, Repeat, Shape
+from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Growth, Killed, Question, Repeat, Shape
 from harness.evidence import Observation, RunEvidence
 from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.result import ScenarioResult
 from harness.scenario.units import format_size
+from harness.units import MIB
 
 NEAR_LIMIT = 0.85  # memory this close to the limit "grows toward" it
 FAR_BELOW = 0.50  # ... and below this fraction it is well below it
@@ -72,7 +73,7 @@ def walk(scenario: str, runs: list[RunFacts], matrix: list[MatrixRow], settings:
 # A: was anything killed for memory?
 
 
-def kill_branch(runs: list[RunFacts]) -> Branch[Kill]:
+def kill_branch(runs: list[RunFacts]) -> Branch[Killed]:
     """Count the memory kills of every run and say what the container did meanwhile."""
     evidence = [_kill_line(run) for run in runs]
     evidence += [_false_kill_line(run, false) for run in runs for false in run.false_kills]
@@ -95,10 +96,10 @@ def kill_branch(runs: list[RunFacts]) -> Branch[Kill]:
             undecided.append("no cgroup counter or kernel log on this backend: a kill that nothing logs "
                              "would not show here")
     if not runs:
-        answer = Kill.UNDECIDED
+        answer = Killed.UNDECIDED
         undecided.append("the result holds no runs: there is nothing to judge")
     else:
-        answer = Kill.YES if any(r.killed for r in runs) else Kill.NO
+        answer = Killed.YES if any(r.killed for r in runs) else Killed.NO
     return Branch(Question.KILL, answer, tuple(evidence), tuple(dict.fromkeys(undecided)))
 
 
@@ -476,14 +477,14 @@ def _pids(pids: list[int]) -> str:
 
 
 def conclude(
-    kill: Branch[Kill], growth: Growth, rise: tuple[Shape, Repeat] | None = None
+    kill: Branch[Killed], growth: Growth, rise: tuple[Shape, Repeat] | None = None
 ) -> tuple[Conclusion, Certainty]:
     """The leaf of the tree the answers lead to, and how firmly.
 
     ``rise`` holds the shape and repeat answers, which the tree only asks when memory
     grows toward the limit.
     """
-    if kill.verdict is Kill.NO:
+    if kill.verdict is Killed.NO:
         # "No kill" is only as sure as the kill counter behind it (see the kill branch).
         return Conclusion.OTHER, Certainty.of(growth is Growth.NO and not kill.undecided)
     if growth is not Growth.YES or rise is None:

@@ -46,7 +46,7 @@ class Certainty(StrEnum):
         return cls.FIRM if sure else cls.TENTATIVE
 
 
-class Kill(Enum):
+class Killed(Enum):
     """Was a process killed for lack of memory?"""
 
     YES = auto()
@@ -108,7 +108,7 @@ class Repeat(Enum):
         return self in (Repeat.WITHIN_A_RUN, Repeat.IN_EVERY_RUN, Repeat.IN_MOST_RUNS)
 
 
-Answer: TypeAlias = Kill | Growth | Shape | Repeat
+Answer: TypeAlias = Killed | Growth | Shape | Repeat
 """Any branch's answer."""
 
 Worded: TypeAlias = Question | Conclusion | Certainty | Answer

@@ -11,16 +11,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from harness.diagnose.verdicts import Certainty, Conclusion, Growth, Kill, Question, Repeat, Shape, Worded
+from harness.diagnose.verdicts import Certainty, Conclusion, Growth, Killed, Question, Repeat, Shape, Worded
 
 WORDS: Final[Mapping[Worded, str]] = MappingProxyType({
     Question.KILL: "Was a process killed for lack of memory?",
     Question.GROWTH: "Does memory grow toward the limit?",
     Question.SHAPE: "Compared with traffic and time: a steady climb, or a jump?",
     Question.REPEAT: "Does memory reset after the restart and grow again?",
-    Kill.YES: "yes",
-    Kill.NO: "no",
-    Kill.UNDECIDED: "undecided",
+    Killed.YES: "yes",
+    Killed.NO: "no",
+    Killed.UNDECIDED: "undecided",
     Growth.YES: "yes",
     Growth.NO: "no",
     Growth.UNDECIDED: "undecided",

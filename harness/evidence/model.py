@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.evidence.alerts import AlertEvidence
 
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)

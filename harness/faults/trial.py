@@ -13,6 +13,7 @@ import docker
 
 from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.config import HarnessConfig
+from harness.errors import first_line
 from harness.faults.inject import FAULTS, Fault, Log, RunInProgress
 from harness.faults.judge import (
     Trial,
@@ -130,4 +131,4 @@ def _leftovers(client: docker.DockerClient, config: HarnessConfig, pid: int) -> 
     try:
         return leftovers(client, config, pid)
     except ENGINE_ERRORS as exc:
-        return [f"the engine could not be asked: {str(exc).splitlines()[0][:160]}"]
+        return [f"the engine could not be asked: {first_line(exc, 160)}"]

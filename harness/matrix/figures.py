@@ -12,8 +12,7 @@ from typing import Any
 from harness.evidence import RunEvidence
 from harness.matrix.build import ground_truth, kill_times, true_peak_bytes
 from harness.matrix.claims import pair_kill_lines
-
-MIB = 1024 * 1024
+from harness.units import MIB
 
 
 @dataclass(frozen=True)

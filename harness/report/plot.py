@@ -14,8 +14,8 @@ from harness.errors import HarnessError
 from harness.evidence import RunEvidence
 from harness.matrix.build import kill_times
 from harness.result import ScenarioResult
+from harness.units import MIB
 
-MIB = 1024 * 1024
 NEW_PROCESS_KINDS = ("worker_boot", "supervisor_start")
 
 

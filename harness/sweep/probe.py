@@ -9,7 +9,8 @@ from harness.errors import HarnessError, ResultError
 from harness.result import load_result
 from harness.scenario.units import format_size
 from harness.sweep import children
-from harness.sweep.rightsize import MIB, Probe, probe_of
+from harness.sweep.rightsize import Probe, probe_of
+from harness.units import MIB
 
 
 def probe_runner(file: str, out: Path, repeat: int) -> Callable[[int], Probe]:

@@ -20,9 +20,10 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.result import ScenarioResult
 from harness.scenario.units import format_size
+from harness.units import MIB
 
 SCHEMA = "oom-harness/right-size/1"
-MIB = 2**20
+
 SEEN = ("visible", "partial")
 
 

@@ -14,8 +14,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from harness.units import MIB
+
 IDLE_S = 5.0
-MIB = 1024 * 1024
 
 
 def oom_watch(job: dict[str, Any]) -> dict[str, Any]:

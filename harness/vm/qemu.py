@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.backends.docker.image import installed_sources
 from harness.config import HarnessConfig
 from harness.errors import GuestError
 from harness.procs import alive
@@ -293,6 +294,10 @@ def copy_sources(dest: Path) -> None:
     for package in (harness, testcontainers):
         src = Path(str(package.__file__)).resolve().parent
         shutil.copytree(src, dest / src.name, ignore=ignore)
+    # The lab (labapp/ in a clone) goes where an installed wheel has it: harness/lab.
+    lab = installed_sources().lab
+    if not (dest / "harness" / "lab").exists():
+        shutil.copytree(lab, dest / "harness" / "lab", ignore=ignore)
     # testcontainers reads its own version from its metadata.
     metadata = next(f for f in distribution("testcontainers").files or () if f.name == "METADATA")
     info = Path(str(metadata.locate())).parent

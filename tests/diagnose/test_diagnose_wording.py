@@ -13,7 +13,7 @@ import pytest
 from harness.diagnose import diagnose, render_diagnosis, verdicts, wording
 from harness.diagnose.model import Branch
 from harness.diagnose.tree import conclude
-from harness.diagnose.verdicts import Certainty, Conclusion, Growth, Kill, Question, Repeat, Shape
+from harness.diagnose.verdicts import Certainty, Conclusion, Growth, Killed, Question, Repeat, Shape
 from harness.result import load_result
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
@@ -26,7 +26,7 @@ MEMBERS = [cast(verdicts.Worded, member) for enum in ENUMS for member in enum]
 
 
 def test_every_enum_of_the_tree_is_found() -> None:
-    assert set(ENUMS) == {Question, Conclusion, Certainty, Kill, Growth, Shape, Repeat}
+    assert set(ENUMS) == {Question, Conclusion, Certainty, Killed, Growth, Shape, Repeat}
 
 
 @pytest.mark.parametrize("member", MEMBERS, ids=lambda m: f"{type(m).__name__}.{m.name}")
@@ -63,7 +63,7 @@ def test_rewording_changes_what_is_said_not_what_is_decided(monkeypatch: pytest.
     after = diagnose(result)
     assert (after.conclusion, after.confidence) == (before.conclusion, before.confidence) == (
         Conclusion.LEAK, Certainty.FIRM)
-    assert [b.verdict for b in after.branches] == [Kill.YES, Growth.YES, Shape.STEADY, Repeat.IN_EVERY_RUN]
+    assert [b.verdict for b in after.branches] == [Killed.YES, Growth.YES, Shape.STEADY, Repeat.IN_EVERY_RUN]
     text = render_diagnosis(after)
     assert "conclusion: <leak> (<firm>)" in text
     assert "4. <repeat> <in_every_run>" in text
@@ -102,21 +102,21 @@ def _expected(shape: Shape, repeat: Repeat) -> tuple[Conclusion, Certainty]:
 @pytest.mark.parametrize("repeat", list(Repeat), ids=lambda r: r.name)
 @pytest.mark.parametrize("shape", list(Shape), ids=lambda s: s.name)
 def test_the_conclusion_after_a_kill_and_growth(shape: Shape, repeat: Repeat) -> None:
-    kill = Branch(Question.KILL, Kill.YES)
+    kill = Branch(Question.KILL, Killed.YES)
     assert conclude(kill, Growth.YES, (shape, repeat)) == _expected(shape, repeat)
 
 
 @pytest.mark.parametrize(("kill", "growth", "undecided", "expected"), [
-    (Kill.NO, Growth.NO, (), (OTHER, FIRM)),
-    (Kill.NO, Growth.NO, ("no cgroup counter",), (OTHER, TENTATIVE)),
-    (Kill.NO, Growth.YES, (), (OTHER, TENTATIVE)),
-    (Kill.NO, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
-    (Kill.YES, Growth.NO, (), (OTHER, FIRM)),
-    (Kill.YES, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
-    (Kill.UNDECIDED, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
+    (Killed.NO, Growth.NO, (), (OTHER, FIRM)),
+    (Killed.NO, Growth.NO, ("no cgroup counter",), (OTHER, TENTATIVE)),
+    (Killed.NO, Growth.YES, (), (OTHER, TENTATIVE)),
+    (Killed.NO, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
+    (Killed.YES, Growth.NO, (), (OTHER, FIRM)),
+    (Killed.YES, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
+    (Killed.UNDECIDED, Growth.UNDECIDED, (), (OTHER, TENTATIVE)),
 ])
 def test_the_conclusion_without_growth_or_kill(
-    kill: Kill, growth: Growth, undecided: tuple[str, ...], expected: tuple[Conclusion, Certainty]
+    kill: Killed, growth: Growth, undecided: tuple[str, ...], expected: tuple[Conclusion, Certainty]
 ) -> None:
     rise = (Shape.STEADY, Repeat.IN_EVERY_RUN) if growth is Growth.YES else None
     assert conclude(Branch(Question.KILL, kill, undecided=undecided), growth, rise) == expected

@@ -19,11 +19,10 @@ from harness.backends.docker.backend import container_spec
 from harness.backends.docker.container import LabContainer, managed_container
 from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
 from harness.backends.docker.image import (
-    IMAGE_PACKAGE_INIT,
-    PACKAGE_ROOT,
-    SOURCE_PATTERNS,
+    LabSources,
     assemble_context,
     follow_build,
+    installed_sources,
     source_digest,
 )
 from harness.config import HarnessConfig
@@ -77,53 +76,69 @@ def test_the_pid_file_of_a_killed_unreaped_engine_is_stale(tmp_path: Path) -> No
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> Path:
-    """A copy of the package's lab image sources: the files the digest covers, and one it does not."""
-    target = tmp_path / "harness"
-    for pattern in SOURCE_PATTERNS:
-        for path in PACKAGE_ROOT.glob(pattern):
-            copy = target / path.relative_to(PACKAGE_ROOT)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, copy)
-    (target / "README.md").write_text("not part of the image\n")
-    return target
+def context(tmp_path: Path) -> LabSources:
+    """A copy of the installed lab image sources: the files the digest covers, and one it does not."""
+    installed = installed_sources()
+    copy = LabSources(tmp_path / "lab", tmp_path / "harness")
+    for name, path in installed.files():
+        target = (copy.lab / Path(name).name) if name != "harness/cgroupfs.py" else copy.harness / "cgroupfs.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    (copy.harness / "README.md").write_text("not part of the image\n")
+    return copy
 
 
-def test_a_copy_of_the_sources_has_the_same_digest(context: Path) -> None:
+def test_the_installed_lab_is_found_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    names = [name for name, _ in installed_sources().files()]
+    assert names[:2] == ["Dockerfile", "labapp/requirements.txt"] and "labapp/app.py" in names
+    assert names[-1] == "harness/cgroupfs.py"
+    probe = ("import sys; from harness.backends.docker.image import installed_sources; installed_sources(); "
+             "print([m for m in sys.modules if m.startswith('harness.lab')])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_copy_of_the_sources_has_the_same_digest(context: LabSources) -> None:
     digest = source_digest(context)
-    assert digest == source_digest(PACKAGE_ROOT)
+    assert digest == source_digest(installed_sources())
     assert len(digest) == 16 and int(digest, 16) >= 0
 
 
-def test_changing_the_app_source_changes_the_digest(context: Path) -> None:
+def test_changing_the_app_source_changes_the_digest(context: LabSources) -> None:
     before = source_digest(context)
-    app = context / "lab" / "app.py"
+    app = context.lab / "app.py"
     app.write_text(app.read_text() + "\n# changed\n")
     assert source_digest(context) != before
 
 
-@pytest.mark.parametrize("change", ["new module", "requirements", "dockerfile", "renamed"])
-def test_every_kind_of_source_change_counts(context: Path, change: str) -> None:
+@pytest.mark.parametrize("change", ["new module", "requirements", "dockerfile", "renamed", "cgroupfs"])
+def test_every_kind_of_source_change_counts(context: LabSources, change: str) -> None:
     before = source_digest(context)
     if change == "new module":
-        (context / "lab" / "extra.py").write_text("X = 1\n")
+        (context.lab / "extra.py").write_text("X = 1\n")
     elif change == "requirements":
-        (context / "lab" / "requirements.txt").write_text("flask==3.1.3\n")
+        (context.lab / "requirements.txt").write_text("flask==3.1.3\n")
     elif change == "dockerfile":
-        (context / "lab" / "Dockerfile").write_text((context / "lab" / "Dockerfile").read_text() + "LABEL x=y\n")
+        (context.lab / "Dockerfile").write_text((context.lab / "Dockerfile").read_text() + "LABEL x=y\n")
+    elif change == "cgroupfs":
+        (context.harness / "cgroupfs.py").write_text("# changed\n")
     else:
-        (context / "lab" / "alloc.py").rename(context / "lab" / "alloc2.py")
+        (context.lab / "alloc.py").rename(context.lab / "alloc2.py")
     assert source_digest(context) != before
 
 
-def test_files_outside_the_image_do_not_change_the_digest(context: Path) -> None:
+def test_files_outside_the_image_do_not_change_the_digest(context: LabSources) -> None:
     before = source_digest(context)
-    (context / "README.md").write_text("edited\n")
-    (context / "lab" / "notes.txt").write_text("not a source\n")
+    (context.harness / "README.md").write_text("edited\n")
+    (context.lab / "notes.txt").write_text("not a source\n")
     assert source_digest(context) == before
 
 
-def test_the_build_context_holds_the_lab_and_the_shared_cgroup_reader_only(context: Path, tmp_path: Path) -> None:
+def test_the_build_context_is_laid_out_as_a_clone(context: LabSources, tmp_path: Path) -> None:
+    """The root Dockerfile builds from a clone and from this context alike."""
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     (wheels / "flask-3.1.3-py3-none-any.whl").write_bytes(b"wheel")
@@ -131,17 +146,29 @@ def test_the_build_context_holds_the_lab_and_the_shared_cgroup_reader_only(conte
     dest.mkdir()
     assemble_context(context, dest, wheels)
     files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
-    assert "Dockerfile" in files and "requirements.txt" in files
-    assert "harness/cgroupfs.py" in files and "harness/lab/app.py" in files
+    assert "Dockerfile" in files and "labapp/requirements.txt" in files
+    assert "harness/cgroupfs.py" in files and "labapp/app.py" in files
     assert "wheels/flask-3.1.3-py3-none-any.whl" in files
-    assert "harness/lab/notes.txt" not in files and not any("/collectors/" in f for f in files)
-    assert (dest / "harness" / "__init__.py").read_text() == IMAGE_PACKAGE_INIT
+    assert "labapp/notes.txt" not in files and not any("/collectors/" in f for f in files)
+    assert not (dest / "harness" / "__init__.py").exists()  # the Dockerfile writes the image's own
+
+
+def test_the_clone_context_holds_what_the_root_dockerfile_copies() -> None:
+    """Every COPY source of the root Dockerfile is in the clone, and .dockerignore lets it through."""
+    root = Path(__file__).resolve().parents[2]
+    dockerfile = (root / "Dockerfile").read_text()
+    assert "COPY labapp/requirements.txt wheel[s] /app/build/" in dockerfile
+    assert (root / "labapp" / "requirements.txt").is_file() and (root / "harness" / "cgroupfs.py").is_file()
+    assert (root / "labapp" / "Dockerfile").resolve() == (root / "Dockerfile").resolve()
+    allowed = [line for line in (root / ".dockerignore").read_text().splitlines() if line.startswith("!")]
+    assert allowed == ["!Dockerfile", "!labapp/*.py", "!labapp/requirements.txt", "!harness/cgroupfs.py",
+                       "!wheels/*.whl"]
 
 
 def test_missing_image_sources_are_named(tmp_path: Path) -> None:
     (tmp_path / "lab").mkdir()
-    with pytest.raises(ImageError, match="Dockerfile, requirements.txt"):
-        assemble_context(tmp_path, tmp_path / "out", None)
+    with pytest.raises(ImageError, match=r"missing: .*lab/Dockerfile, .*lab/requirements.txt, .*cgroupfs.py"):
+        assemble_context(LabSources(tmp_path / "lab", tmp_path), tmp_path / "out", None)
 
 
 def testfollow_build_takes_the_image_id_and_stops_at_errors() -> None:

@@ -36,6 +36,8 @@ def test_the_wheel_carries_the_image_sources_and_the_scenarios_and_one_package(w
                    "harness/monitoring/shipped_rules.yaml"):
         assert needed in names
     assert {n.split("/")[0] for n in names if not n.startswith("oom_harness-")} == {"harness"}
+    # labapp/Dockerfile links to the root Dockerfile: the wheel carries the file itself.
+    assert zipfile.ZipFile(wheel).read("harness/lab/Dockerfile") == (ROOT / "Dockerfile").read_bytes()
 
 
 def test_an_installed_harness_runs_a_shipped_scenario_outside_the_clone(wheel: Path, tmp_path: Path) -> None:

@@ -18,8 +18,7 @@ import httpx
 
 from harness.backends.base import LiveStatus
 from harness.collectors.client import new_client
-
-MIB = 1024 * 1024
+from harness.units import MIB
 
 
 def _value(data: Any, *path: str) -> Any:

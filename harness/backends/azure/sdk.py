@@ -29,18 +29,13 @@ import httpx
 from harness.backends.azure.errors import AzureError
 from harness.backends.azure.queries import MetricRequest, iso
 from harness.backends.azure.settings import AzureSettings
+from harness.errors import first_line
 
 ARM_ENDPOINT = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 INSTALL_HINT = "pip install '.[azure]'"
 
 T = TypeVar("T")
-
-
-def first_line(error: object) -> str:
-    """An SDK error's first line: its messages run over many lines."""
-    text = str(error).strip() if error is not None else ""
-    return text.splitlines()[0].strip() if text else type(error).__name__
 
 
 def as_json(model: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from harness.backends.base import LiveStatus
 from harness.backends.docker import oomgroup
 from harness.backends.docker.container import ContainerSpec, LabContainer
 from harness.backends.docker.engine import EngineInfo, describe
-from harness.backends.docker.engine_errors import first_line
 from harness.backends.docker.image import Log, build_lab_image
 from harness.backends.docker.ingress import (
     APP_ALIAS,
@@ -40,7 +39,7 @@ from harness.collectors.engine_events import EngineEventsCollector
 from harness.collectors.engine_state import EngineStateCollector
 from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
-from harness.errors import EngineError, EngineLost, HarnessError, ScenarioError
+from harness.errors import EngineError, EngineLost, HarnessError, ScenarioError, first_line
 from harness.evidence import ContainerState, RunEvidence, SourceStatus
 from harness.monitoring import kube_metrics
 from harness.monitoring.external import ExternalAlerting
@@ -48,8 +47,8 @@ from harness.monitoring.kube_metrics import Exit, Identity, KubeView, fresh_view
 from harness.monitoring.profiles import PROFILES
 from harness.scenario import Scenario
 from harness.scenario.commands import target_command
+from harness.units import MIB
 
-MIB = 1024 * 1024
 #: What watches a run's alerting: the stack the harness starts, or your Prometheus.
 Alerting = MonitoringStack | ExternalAlerting
 

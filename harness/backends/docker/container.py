@@ -25,10 +25,10 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line, once_the_engine_answers
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, once_the_engine_answers
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
-from harness.errors import EngineError
+from harness.errors import EngineError, first_line
 
 
 @dataclass(frozen=True)

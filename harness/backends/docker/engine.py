@@ -20,7 +20,7 @@ import docker
 from docker.errors import DockerException
 
 from harness.config import HarnessConfig
-from harness.errors import EngineError
+from harness.errors import EngineError, first_line
 from harness.procs import alive, run_step
 
 Log = Callable[[str], None]
@@ -152,5 +152,5 @@ def _wait_for_engine(timeout_s: float) -> docker.DockerClient:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc, 10_000)
     return text[:200]

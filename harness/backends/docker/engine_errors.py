@@ -27,10 +27,6 @@ ENGINE_BACK_S = 45.0
 ENGINE_ERRORS: tuple[type[Exception], ...] = (DockerException, RequestException)
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (at most 300 characters), or its type's name."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def once_the_engine_answers(call: Callable[[], T], bound_s: float = ENGINE_BACK_S) -> T:

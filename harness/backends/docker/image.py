@@ -11,6 +11,7 @@ cache hit that takes seconds.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import platform
@@ -27,10 +28,10 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from docker.models.images import Image
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.pull import can_bound, pull_within
 from harness.config import HarnessConfig
-from harness.errors import ImageError
+from harness.errors import ImageError, first_line
 from harness.procs import run_step
 
 Log = Callable[[str], None]
@@ -38,15 +39,37 @@ Log = Callable[[str], None]
 #: The time limit of one long build step (apt-get, debootstrap, pip download, tar).
 STEP_TIMEOUT_S = 900.0
 
-#: The harness package's folder: the lab image's sources ship inside it (as package data
-#: in a wheel), so an installed harness builds the image with no clone at hand.
+#: The harness package's folder, which holds the one module the lab image shares
+#: (cgroupfs.py).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
-#: What goes into the lab image, relative to the package: the image's inputs and its cache key.
-SOURCE_PATTERNS = ("lab/Dockerfile", "lab/requirements.txt", "lab/*.py", "cgroupfs.py")
 
-#: The image's ``harness/__init__.py``: the lab and the cgroup reader, not the harness.
-IMAGE_PACKAGE_INIT = '"""The lab image\'s copy of harness.lab and harness.cgroupfs (not the harness itself)."""\n'
+@dataclass(frozen=True)
+class LabSources:
+    """Where the lab image's inputs are: the lab package's folder (``labapp/`` in a clone,
+    ``harness/lab`` in an installed wheel, which carries the Dockerfile and requirements as
+    package data) and the harness folder with the shared ``cgroupfs.py``."""
+
+    lab: Path
+    harness: Path = PACKAGE_ROOT
+
+    def files(self) -> list[tuple[str, Path]]:
+        """Each input as (its path in the build context, where it is now), in a stable order.
+        The context is laid out as a clone is, so the root Dockerfile builds either."""
+        needed = [self.lab / "Dockerfile", self.lab / "requirements.txt", self.harness / "cgroupfs.py"]
+        if missing := [str(path) for path in needed if not path.is_file()]:
+            raise ImageError(f"the lab image's sources are missing: {', '.join(missing)}; reinstall oom-harness")
+        return [("Dockerfile", self.lab / "Dockerfile"), ("labapp/requirements.txt", self.lab / "requirements.txt"),
+                *((f"labapp/{module.name}", module) for module in sorted(self.lab.glob("*.py"))),
+                ("harness/cgroupfs.py", self.harness / "cgroupfs.py")]
+
+
+def installed_sources() -> LabSources:
+    """The installed lab's folder, found without importing the lab (the harness never does)."""
+    spec = importlib.util.find_spec("harness.lab")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageError("the lab package (harness.lab) is not installed: reinstall oom-harness")
+    return LabSources(Path(next(iter(spec.submodule_search_locations))))
 
 
 @dataclass(frozen=True)
@@ -60,56 +83,45 @@ class ImageBuild:
     digest: str
 
 
-def source_files(package_root: Path = PACKAGE_ROOT) -> list[Path]:
-    """The lab image's source files under ``package_root``, in a stable order."""
-    return [path for pattern in SOURCE_PATTERNS for path in sorted(package_root.glob(pattern))]
-
-
-def source_digest(package_root: Path = PACKAGE_ROOT) -> str:
-    """A digest of every file that goes into the lab image (names and contents)."""
+def source_digest(sources: LabSources) -> str:
+    """A digest of every file that goes into the lab image (context names and contents)."""
     sha = hashlib.sha256()
-    for path in source_files(package_root):
-        sha.update(str(path.relative_to(package_root)).encode())
+    for name, path in sources.files():
+        sha.update(name.encode())
         sha.update(path.read_bytes())
     return sha.hexdigest()[:16]
 
 
-def assemble_context(package_root: Path, dest: Path, wheels: Path | None) -> Path:
-    """Lay out the build context in ``dest``: the Dockerfile and requirements at the top,
-    the lab under ``harness/lab`` with the shared ``harness/cgroupfs.py``, and ``wheels/``
-    (empty on the online path)."""
-    lab = package_root / "lab"
-    if not (lab / "Dockerfile").is_file() or not (lab / "requirements.txt").is_file():
-        raise ImageError(f"the lab image's sources are missing under {lab} (Dockerfile, requirements.txt): "
-                         "reinstall oom-harness")
-    shutil.copyfile(lab / "Dockerfile", dest / "Dockerfile")
-    shutil.copyfile(lab / "requirements.txt", dest / "requirements.txt")
-    (dest / "harness" / "lab").mkdir(parents=True)
-    (dest / "harness" / "__init__.py").write_text(IMAGE_PACKAGE_INIT)
-    shutil.copyfile(package_root / "cgroupfs.py", dest / "harness" / "cgroupfs.py")
-    for module in sorted(lab.glob("*.py")):
-        shutil.copyfile(module, dest / "harness" / "lab" / module.name)
-    (dest / "wheels").mkdir()
-    for wheel in sorted(wheels.glob("*.whl")) if wheels else ():
-        shutil.copyfile(wheel, dest / "wheels" / wheel.name)
+def assemble_context(sources: LabSources, dest: Path, wheels: Path | None) -> Path:
+    """Lay out the build context in ``dest`` as a clone's top level: ``Dockerfile``,
+    ``labapp/`` (modules and requirements), ``harness/cgroupfs.py`` and, on the offline path,
+    ``wheels/``."""
+    for name, path in sources.files():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / name)
+    if wheels is not None:
+        (dest / "wheels").mkdir()
+        for wheel in sorted(wheels.glob("*.whl")):
+            shutil.copyfile(wheel, dest / "wheels" / wheel.name)
     return dest
 
 
 def build_lab_image(
     client: docker.DockerClient, config: HarnessConfig, log: Log = print, force: bool = False,
-    package_root: Path = PACKAGE_ROOT,
+    sources: LabSources | None = None,
 ) -> ImageBuild:
     """Build (or reuse) the lab image tagged ``config.image`` from the installed package."""
-    digest = source_digest(package_root)
+    sources = sources or installed_sources()
+    digest = source_digest(sources)
     cached = cached_image(client, config.image, config.label, digest)
     if cached is not None and not force:
         log(f"image: {config.image} is up to date (sources {digest})")
         return ImageBuild(config.image, str(cached.id), "", "cached", digest)
     base, path = choose_base(client, config, log)
-    wheels = download_wheels(package_root / "lab" / "requirements.txt", config.wheel_cache, log) \
+    wheels = download_wheels(sources.lab / "requirements.txt", config.wheel_cache, log) \
         if path == "offline" else None
     with tempfile.TemporaryDirectory(prefix="oom-harness-context-") as tmp:
-        context = assemble_context(package_root, Path(tmp), wheels)
+        context = assemble_context(sources, Path(tmp), wheels)
         image_id = _docker_build(client, config, context, base, digest, log)
     log(f"image: built {config.image} ({path} path, base {base})")
     return ImageBuild(config.image, image_id, base, path, digest)

@@ -29,11 +29,11 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network as TcNetwork
 
 from harness.backends.docker.container import published_port, remove_container
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line, once_the_engine_answers
+from harness.backends.docker.engine_errors import ENGINE_ERRORS, once_the_engine_answers
 from harness.backends.docker.image import Log, build_small_image, small_image_digest
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
-from harness.errors import EngineError
+from harness.errors import EngineError, first_line
 from harness.scenario.model import Ingress
 
 PROXY_PORT = 8080

@@ -26,11 +26,11 @@ from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 
 from harness.backends.docker.container import free_port, remove_container
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.image import Log, build_small_image
 from harness.backends.docker.reaper import ensure_reaper
 from harness.config import HarnessConfig
-from harness.errors import EngineError, ScenarioError
+from harness.errors import EngineError, ScenarioError, first_line
 from harness.evidence import SourceStatus
 from harness.evidence.alerts import AlertEvidence, AlertRule, RuleState, SeriesPoints
 from harness.monitoring import kube_metrics

@@ -21,8 +21,8 @@ from typing import Any
 
 import docker
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
-from harness.errors import EngineError
+from harness.backends.docker.engine_errors import ENGINE_ERRORS
+from harness.errors import EngineError, first_line
 from harness.procs import start_ticks
 
 Log = Callable[[str], None]

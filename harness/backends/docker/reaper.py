@@ -28,10 +28,10 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer, Reaper
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 
-from harness.backends.docker.engine_errors import ENGINE_ERRORS, first_line
+from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.image import build_small_image, small_image_digest
 from harness.config import HarnessConfig
-from harness.errors import EngineError
+from harness.errors import EngineError, first_line
 
 Log = Callable[[str], None]
 

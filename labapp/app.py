@@ -33,11 +33,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from harness import cgroupfs
-from harness.lab import alloc, blob, block, procfs
-from harness.lab.allocator import GradualAllocator, Plan
-from harness.lab.config import LabConfig
-from harness.lab.logline import emit, format_mb
-from harness.lab.params import BadInput, choice_field, float_field, int_field, json_body
+
+from . import alloc, blob, block, procfs
+from .allocator import GradualAllocator, Plan
+from .config import LabConfig
+from .logline import emit, format_mb
+from .params import BadInput, choice_field, float_field, int_field, json_body
 
 EXTENSION_KEY = "labapp"
 REQUEST_ID_HEADER = "X-Request-Id"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from harness.lab.logline import emit
+from .logline import emit
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: Python ignores SIGPIPE; the worker must start with default dispositions instead.

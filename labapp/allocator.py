@@ -10,8 +10,8 @@ import os
 import threading
 from dataclasses import dataclass
 
-from harness.lab import alloc
-from harness.lab.logline import emit, format_mb
+from . import alloc
+from .logline import emit, format_mb
 
 
 @dataclass(frozen=True)

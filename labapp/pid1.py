@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
-from harness.lab import alloc
-from harness.lab.logline import emit, format_mb
+from . import alloc
+from .logline import emit, format_mb
 
 HOLD_SLEEP_S = 3600.0
 

@@ -11,7 +11,7 @@ import hashlib
 import time
 from collections.abc import Iterator
 
-from harness.lab.alloc import MB
+from .alloc import MB
 
 #: Bytes cycle through this many values, one value per MiB, so content depends on offset only.
 PATTERN_PERIOD = 251
