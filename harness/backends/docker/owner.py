@@ -82,15 +82,7 @@ def remove_leftovers(client: docker.DockerClient, label: str, user: str, log: Lo
 def _remove(remove: Callable[[], object], what: str, log: Log) -> bool:
     """Remove one leftover; False when it was gone already or could not be removed."""
     try:
-        remove()
-        return True
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as exc:
-        if exc.status_code == 409:  # removal already in progress
-            return False
-        log(f"engine: could not remove leftover {what}: {first_line(exc)}")
-        return False
+        return _removed_or_gone(remove)
     except ENGINE_ERRORS as exc:
         log(f"engine: could not remove leftover {what}: {first_line(exc)}")
         return False
