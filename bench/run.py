@@ -10,6 +10,7 @@ the figures with the targets they are held to. Not a test: a measurement, rerun 
     .venv/bin/python bench/run.py --alerts [--n 3]
     .venv/bin/python bench/run.py --faults [--runs 5] [--where host,guest]
     .venv/bin/python bench/run.py --sweep
+    .venv/bin/python bench/run.py --boot [--n 3]
 
 ``--alerts`` measures the alerting rules: gradual-alerts and pid1-oom-alerts N times under
 each timing profile (fast and production), each rule's verdicts and its latency from the
@@ -28,6 +29,12 @@ threads 1,4) as many at once as the engine holds, then the same 24 one after ano
 and compares wall times and every variant's kill threshold; then right-size of the
 steady buffering workload, with a check run at the limit found and one step below. It
 updates the ``sweep`` part.
+
+``--boot`` measures the guest's boot-to-ready (qemu started to the agent's ready file):
+N boots from the disk that holds the images already, where the boot's time went
+(systemd-analyze, the engine's own log) and how long the first job takes; with
+``--compare-load`` (or the first time) one more boot that loads the images the way every
+boot used to. It updates the ``guest_boot`` part.
 
 ``--hog`` is the determinism mode: every shipped scenario N times (one run each) while
 CPU-bound processes compete for the cores, and the pass rate per scenario; it updates
@@ -65,6 +72,8 @@ from harness.runner import run_scenario
 from harness.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The guest's boot-to-ready target under software emulation (TCG), in seconds.
+BOOT_TARGET_S = 30.0
 SCENARIOS = ROOT / "scenarios"
 Runner = Callable[[Scenario], ScenarioResult]
 
@@ -413,6 +422,57 @@ def sweep_main(args: argparse.Namespace, client: Any) -> int:
     return 0 if not differ and all(size.get("limit_mib") for size in sizes.values()) else 1
 
 
+def boot_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> int:
+    """Boot-to-ready of the guest: from the prepared image disk, and loading at boot."""
+    from harness.vm.disks import find_loaded_disk, prepare_loaded_disk
+    from harness.vm.image import ensure_guest_image
+    from harness.vm.qemu import Guest
+    from harness.vm.session import guest_image_tars
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    guest_image = ensure_guest_image(config, log)
+    tars = guest_image_tars(client, config, log)
+    prepare_s = None
+    if find_loaded_disk(guest_image, tars) is None:
+        started = time.monotonic()
+        prepare_loaded_disk(config, guest_image, tars, log)
+        prepare_s = round(time.monotonic() - started, 1)
+    disk = find_loaded_disk(guest_image, tars)
+    boots, uptimes, first_job, profile = [], [], [], {}
+    for i in range(max(1, args.n)):
+        with Guest(config, guest_image, [], log, disk=disk) as guest:
+            boots.append(round(guest.boot_s, 1))
+            uptimes.append(round(float(guest.ready.get("uptime_s", 0.0)), 1))
+            started = time.monotonic()
+            _, outcome = guest.run_job({"kind": "check", "check": "boot_profile"}, 300.0)
+            first_job.append(round(time.monotonic() - started, 1))
+            if i == 0:
+                profile = outcome
+            accel = guest.accel
+    out = Path(args.out)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    loading = report.get("guest_boot", {}).get("loading_at_boot")
+    if args.compare_load or loading is None:
+        with Guest(config, guest_image, tars, log) as guest:
+            loading = {"boot_s": round(guest.boot_s, 1), "images_loaded_s": guest.ready.get("images_loaded_s", {}),
+                       "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report["guest_boot"] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "accel": accel.name, "accel_reason": accel.reason, "guest_image": guest_image.digest,
+        "boot_to_ready_s": boots, "boot_to_ready_median_s": statistics.median(boots),
+        "guest_uptime_at_ready_s": uptimes, "first_job_s": first_job,
+        "prepare_disk_s": prepare_s, "loading_at_boot": loading,
+        "systemd_time": profile.get("time"), "systemd_blame": profile.get("blame"),
+        "critical_chain": profile.get("critical_chain"), "kernel_cmdline": profile.get("kernel_cmdline"),
+        "engine_start": profile.get("engine_start"),
+    }
+    write_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["guest_boot"], indent=2))
+    return 0 if statistics.median(boots) < BOOT_TARGET_S else 1
+
+
 def _example_image(client: Any) -> str:
     """examples/own-image built on the lab image (no registry here); its scenario file."""
     config = HarnessConfig()
@@ -500,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="--hog: only these scenarios; --faults: only these faults")
     parser.add_argument("--sweep", action="store_true",
                         help="a 24-variant sweep in parallel and one at a time, and right-size of a workload")
+    parser.add_argument("--boot", action="store_true",
+                        help="the guest's boot-to-ready, with and without its image disk")
+    parser.add_argument("--compare-load", action="store_true",
+                        help="--boot: also boot once loading the images at boot (kept from the last time otherwise)")
     parser.add_argument("--faults", action="store_true",
                         help="runs under injected faults: exit codes, false gaps, leaks, result sets")
     parser.add_argument("--alerts", action="store_true",
@@ -519,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         return faults_main(args, client, config, sides)
     if args.sweep:
         return sweep_main(args, client)
+    if args.boot:
+        return boot_main(args, client, config)
     # A partial run (--where host) keeps the parts it did not measure, each with its own date.
     out = Path(args.out)
     report: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}

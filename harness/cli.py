@@ -83,22 +83,21 @@ def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[n
 
 def cmd_vm_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Build (or find) the cgroup v2 guest, and the images it runs; ``--check`` boots it."""
-    from harness.backends.docker import engine, image
-    from harness.backends.docker.ingress import build_ingress_image
-    from harness.backends.docker.monitoring import build_monitoring_image
+    from harness.backends.docker import engine
+    from harness.vm.disks import prepare_loaded_disk
     from harness.vm.image import ensure_guest_image, require_tool
-    from harness.vm.session import guest_session, save_image
+    from harness.vm.session import guest_image_tars, guest_session
 
     require_tool("qemu-system-x86_64", "qemu-system-x86", _progress)
     guest = ensure_guest_image(config, log=_progress, force=args.force)
     client = engine.ensure_engine(config, log=_progress)
-    image.build_lab_image(client, config, log=_progress)
-    build_ingress_image(client, config, log=_progress)
-    build_monitoring_image(client, config, log=_progress)
-    for tag in (config.image, config.ingress_image, config.monitoring_image):
-        save_image(client, tag, config.vm_dir / "images", _progress)
+    try:
+        tars = guest_image_tars(client, config, _progress)
+    finally:
+        client.close()
+    disk = prepare_loaded_disk(config, guest, tars, _progress)
     print(f"guest {guest.digest}: Debian trixie, kernel {guest.kernel_release}, "
-          f"docker.io {guest.packages.get('docker.io', '?')} ({guest.disk.parent})")
+          f"docker.io {guest.packages.get('docker.io', '?')}, images in {disk.name} ({guest.disk.parent})")
     if args.check:
         from harness.scenario import parse_scenario
 

@@ -86,10 +86,16 @@ def rule_row(evidence: RunEvidence, alerts: AlertEvidence, rule: AlertRule, kill
             return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", cut_short)
         if truth == 0:
             return MatrixRow(row_id(rule.name), rule.origin, 0, 0, "none", "never fired (no kill to see)")
-        unscraped = _unscraped(alerts, rule, kills)
-        if unscraped:
-            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", unscraped)
-        return MatrixRow(row_id(rule.name), rule.origin, 0, truth, "gap", _gap_note(alerts, rule, kills))
+        blind = _unscraped(alerts, rule, kills)
+        looked = [k for k in kills if k not in blind]
+        if not looked:
+            reason = next(iter(blind.values()))
+            return MatrixRow(row_id(rule.name), rule.origin, None, truth, "unavailable", reason)
+        note = _gap_note(alerts, rule, looked)
+        if blind:
+            numbers = ", ".join(str(kills.index(k) + 1) for k in blind)
+            note += f"; kill(s) {numbers} not judged: {next(iter(blind.values()))}"
+        return MatrixRow(row_id(rule.name), rule.origin, 0, len(looked), "gap", note)
     note = _fired_note(caught, truth, latencies, len(firings))
     if false:
         note += f"; {len(false)} firing(s) with no OOM kill behind it"
@@ -107,14 +113,25 @@ def _too_late(alerts: AlertEvidence, kills: Sequence[float]) -> list[float]:
     return [k for k in kills if alerts.ended_at - k < alerts.worst_case_s()]
 
 
-def _unscraped(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> str | None:
-    """A metric that a rule reads and that the harness's own stack had no sample of from
-    just before the first kill to the profile's worst case after the last (a failed or
-    timed-out scrape): the rule could not have seen those kills."""
+def _unscraped(alerts: AlertEvidence, rule: AlertRule, kills: Sequence[float]) -> dict[float, str]:
+    """The kills a rule could not have seen because a metric it reads had no sample in the
+    harness's own stack from just before the kill to the profile's worst case after it (a
+    failed or timed-out scrape), each with why. A hole around one kill does not blind the
+    rule to the others: they are still judged, as the matrix counts only the kills a
+    source could look at."""
     if not alerts.own_stack or not kills:
-        return None
+        return {}
     step = float(alerts.profile.get("scrape_interval_s", 1.0))
-    start, end = min(kills) - 2 * step, max(kills) + alerts.worst_case_s()
+    blind: dict[float, str] = {}
+    for kill in kills:
+        reason = _scrape_hole(alerts, rule, kill - 2 * step, kill + alerts.worst_case_s(), step)
+        if reason:
+            blind[kill] = reason
+    return blind
+
+
+def _scrape_hole(alerts: AlertEvidence, rule: AlertRule, start: float, end: float, step: float) -> str | None:
+    """Why a metric the rule reads was not scraped between ``start`` and ``end``, or None."""
     for metric in rule.reads:
         if metric in ABSENCE_MEANS or metric in alerts.series_absent:
             continue  # absent by its meaning, or already judged

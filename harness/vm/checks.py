@@ -5,6 +5,9 @@ past the limit and is OOM-killed while the container's shell lives on. The OOM w
 attached to the container's real cgroup the whole time; the outcome gives the detection
 mechanism, the kills counted, the notifications received while idle and around the
 kill, the watch's CPU time, and the detection latency against the kernel log.
+
+``record_oom_kinds`` records the kernel and engine outputs of each kind of kill,
+``faults`` runs the fault trials, ``boot_profile`` says where the boot's time went.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.units import MIB
@@ -144,5 +148,33 @@ def faults(job: dict[str, Any]) -> dict[str, Any]:
     return {"passed": all(t.ok for t in trials), "trials": [t.to_json() for t in trials]}
 
 
+def boot_profile(job: dict[str, Any]) -> dict[str, Any]:
+    """Where this boot's time went, by systemd's own account: the figures bench/ reports
+    beside boot-to-ready, to see what is left to cut."""
+    import subprocess
+
+    def analyze(*args: str) -> str:
+        done = subprocess.run(["systemd-analyze", *args], capture_output=True, text=True, timeout=120)
+        return (done.stdout or done.stderr).strip()
+
+    return {
+        "passed": True,
+        "time": analyze("time"),
+        "blame": analyze("blame", "--no-pager").splitlines()[:15],
+        "critical_chain": analyze("critical-chain", "--no-pager", "oom-harness-agent.service").splitlines(),
+        "kernel_cmdline": Path("/proc/cmdline").read_text().strip(),
+        "engine_start": _journal("docker.service"),
+    }
+
+
+def _journal(unit: str) -> list[str]:
+    """The unit's log of this boot, stamped with seconds since boot."""
+    import subprocess
+
+    done = subprocess.run(["journalctl", "-b", "-u", unit, "-o", "short-monotonic", "--no-pager"],
+                          capture_output=True, text=True, timeout=120)
+    return done.stdout.splitlines()[-60:]
+
+
 CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "oom_watch": oom_watch, "record_oom_kinds": record_oom_kinds, "faults": faults}
+    "oom_watch": oom_watch, "record_oom_kinds": record_oom_kinds, "faults": faults, "boot_profile": boot_profile}

@@ -38,6 +38,9 @@ from harness.vm.image import IMAGES_TAG, SHARE_TAG, GuestImage, require_tool
 Log = Callable[[str], None]
 
 KVM_BOOT_TIMEOUT_S = 150.0
+#: mitigations=off: the CPU-bug mitigations (page-table isolation, retpolines) cost most
+#: under emulation, and the guest is a throw-away test machine that runs only the harness.
+KERNEL_ARGS = "root=/dev/vda rw console=ttyS0 quiet panic=-1 mitigations=off"
 CONSOLE_TAIL = 1500
 
 
@@ -82,10 +85,18 @@ def _die_with_parent() -> None:
 class Guest:
     """A booted guest, its agent ready for jobs; stopped when the ``with`` block ends."""
 
-    def __init__(self, config: HarnessConfig, image: GuestImage, image_tars: list[Path], log: Log = print) -> None:
+    def __init__(
+        self, config: HarnessConfig, image: GuestImage, image_tars: list[Path], log: Log = print,
+        disk: Path | None = None, writable: bool = False,
+    ) -> None:
+        """``image_tars`` are loaded by the guest's engine at boot (none when ``disk``, a
+        disk prepared by :func:`harness.vm.disks.prepare_loaded_disk`, holds them already).
+        ``writable`` keeps what the guest writes in ``disk``: only for preparing one."""
         self.config = config
         self.image = image
         self.image_tars = image_tars
+        self.disk = disk or image.disk
+        self.writable = writable
         self.log = log
         self.accel = choose_accel(config.vm_accel)
         self.ready: dict[str, Any] = {}
@@ -141,6 +152,7 @@ class Guest:
             "boot_s": round(self.boot_s, 1), "image": self.image.digest,
             "kernel": self.image.kernel_release, "packages": self.image.packages,
             "images_loaded_s": self.ready.get("images_loaded_s", {}),
+            "disk": self.disk.name,
         }
 
     def _prepare_folder(self) -> None:
@@ -175,8 +187,8 @@ class Guest:
         cmd = [
             qemu, *self.accel.args, "-smp", "2", "-m", str(self.config.vm_memory_mb),
             "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-            "-append", "root=/dev/vda rw console=ttyS0 quiet panic=-1",
-            "-drive", f"file={self.image.disk},if=virtio,format=raw,snapshot=on",
+            "-append", KERNEL_ARGS,
+            "-drive", self._drive(),
             "-virtfs", f"local,path={self.share},mount_tag={SHARE_TAG},security_model=none",
             "-virtfs", f"local,path={self._folder / 'images'},mount_tag={IMAGES_TAG},security_model=none,readonly=on",
             "-nic", "none", "-display", "none", "-serial", f"file:{self.console_log}", "-no-reboot",
@@ -192,6 +204,26 @@ class Guest:
         self.log(f"vm: guest ready in {self.boot_s:.0f} s (docker {self.ready['engine']['version']}, "
                  f"cgroup v{self.ready['engine']['cgroup_version']}, kernel {self.ready['engine']['kernel']}; "
                  f"images loaded: {loaded or 'none'})")
+
+    def _drive(self) -> str:
+        """The root disk: raw or a prepared qcow2; a throw-away snapshot unless writable."""
+        kind = "qcow2" if _is_qcow2(self.disk) else "raw"
+        return f"file={self.disk},if=virtio,format={kind}" + ("" if self.writable else ",snapshot=on")
+
+    def power_off(self, timeout_s: float) -> None:
+        """Shut the guest down cleanly (its file systems and engine flushed), within
+        ``timeout_s``: how a writable disk is finished."""
+        if self._qemu is None:
+            raise GuestError("the guest is not running")
+        self._jobs += 1
+        write_json(self.share / "jobs" / f"{self._jobs:04d}.json", {"kind": "poweroff"})
+        try:
+            code = self._qemu.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise GuestError(f"the guest did not power off within {timeout_s:.0f} s{self._console_tail()}") from exc
+        self._qemu = None
+        if code != 0:
+            raise GuestError(f"qemu exited with {code} while the guest powered off{self._console_tail()}")
 
     def _wait_ready(self, deadline: float, timeout_s: float) -> dict[str, Any]:
         ready, failed = self.share / "ready.json", self.share / "failed.json"
@@ -239,6 +271,15 @@ class Guest:
             if time.monotonic() > deadline:
                 raise GuestError(f"the job in the guest did not finish within {timeout_s:.0f} s")
             time.sleep(0.3)
+
+
+def _is_qcow2(path: Path) -> bool:
+    """By its magic, not its name: a disk being prepared has a temporary name."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"QFI\xfb"
+    except OSError:
+        return False
 
 
 def _follow(log: Path, offset: int, on_line: Log | None) -> int:

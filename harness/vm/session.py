@@ -1,8 +1,9 @@
 """Run scenarios in the cgroup v2 guest from the host: one boot, any number of runs.
 
-The lab and ingress images are built on the host (as for a host run), saved once per
-image id into the guest's cache, and loaded by the guest's engine at boot, so the guest
-never builds. The scenario is validated on the host (errors name the host's file); the
+The lab, ingress and monitoring images are built on the host (as for a host run), saved
+once per image id into the guest's cache, and loaded into the guest's engine once, on a
+disk kept for every later boot (:mod:`harness.vm.disks`), so the guest never builds and
+a boot loads nothing. The scenario is validated on the host (errors name the host's file); the
 guest runs it with the same harness code and sends back the result, which the host
 writes like any other, with the guest's engine, kernel and cgroup facts and the speed
 factor its waits were stretched by.
@@ -23,6 +24,7 @@ from harness.config import HarnessConfig
 from harness.errors import EngineError, GuestError
 from harness.result import ScenarioResult
 from harness.scenario import Scenario
+from harness.vm.disks import prepare_loaded_disk
 from harness.vm.image import GuestImage, Log, ensure_guest_image
 from harness.vm.qemu import Guest
 from harness.vm.speed import calibrate, time_scale
@@ -58,16 +60,19 @@ def save_image(client: docker.DockerClient, tag: str, folder: Path, log: Log) ->
     return path
 
 
-def images_for(config: HarnessConfig, scenarios: list[Scenario]) -> list[str]:
-    """The image tags the scenarios need (the lab image, the proxy's, the monitoring stack's)."""
-    tags: list[str] = []
-    if any(s.target.uses_lab_image for s in scenarios):
-        tags.append(config.image)
-    if any(s.ingress is not None for s in scenarios):
-        tags.append(config.ingress_image)
-    if any(s.monitoring is not None for s in scenarios):
-        tags.append(config.monitoring_image)
-    return tags
+def guest_image_tars(client: docker.DockerClient, config: HarnessConfig, log: Log) -> list[Path]:
+    """The saves of every image a guest run can need (lab, ingress, monitoring), built or
+    found current first. Always all three: the guest's prepared disk is named by them, so
+    one disk serves every scenario."""
+    from harness.backends.docker.image import build_lab_image
+    from harness.backends.docker.ingress import build_ingress_image
+    from harness.backends.docker.monitoring import build_monitoring_image
+
+    build_lab_image(client, config, log=log)
+    build_ingress_image(client, config, log=log)
+    build_monitoring_image(client, config, log=log)
+    return [save_image(client, tag, config.vm_dir / "images", log)
+            for tag in (config.image, config.ingress_image, config.monitoring_image)]
 
 
 class GuestSession:
@@ -124,11 +129,12 @@ def guest_session(
     try:
         for scenario in scenarios:
             prepare_images(client, config, scenario, log=log)
-        tars = [save_image(client, tag, config.vm_dir / "images", log) for tag in images_for(config, scenarios)]
+        tars = guest_image_tars(client, config, log)
     finally:
         client.close()
+    disk = prepare_loaded_disk(config, image, tars, log)
     host_s = calibrate()
-    with Guest(config, image, tars, log) as guest:
+    with Guest(config, image, [], log, disk=disk) as guest:
         yield GuestSession(guest, config, host_s, log)
 
 

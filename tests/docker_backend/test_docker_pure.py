@@ -198,17 +198,18 @@ def testfollow_build_takes_the_image_id_and_stops_at_errors() -> None:
 class _Client:
     """Answers ``info()`` and ``version()`` with what this machine's engine answered."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, folder: Path = RECORDED) -> None:
         self.fail = fail
+        self.folder = folder
 
     def info(self) -> dict[str, Any]:
         if self.fail:
             raise DockerException("Error while fetching server API version: connection refused")
-        data: dict[str, Any] = json.loads((RECORDED / "engine_info.json").read_text())
+        data: dict[str, Any] = json.loads((self.folder / "engine_info.json").read_text())
         return data
 
     def version(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((RECORDED / "engine_version.json").read_text())
+        data: dict[str, Any] = json.loads((self.folder / "engine_version.json").read_text())
         return data
 
 
@@ -216,6 +217,13 @@ def test_describe_reads_the_recorded_engine() -> None:
     info = describe(_Client())  # type: ignore[arg-type]
     assert info == EngineInfo("docker", "20.10.24+dfsg1", "1.41", "1", "cgroupfs", "6.18.44-fc-v669")
     assert info.to_json()["cgroup_driver"] == "cgroupfs"
+
+
+def test_podmans_docker_compatible_api_is_named_podman() -> None:
+    # Recorded from `podman system service` (Debian bookworm's podman 4.3.1, rootful, cgroup v1):
+    # it answers Docker's API 1.41 and names itself only among the version's components.
+    info = describe(_Client(folder=RECORDED / "podman"))  # type: ignore[arg-type]
+    assert info == EngineInfo("podman", "4.3.1", "1.41", "1", "cgroupfs", "6.18.44-fc-v1252")
 
 
 def test_describe_turns_engine_errors_into_engine_error() -> None:
@@ -345,3 +353,17 @@ def test_a_transport_error_after_create_removes_the_container_and_is_an_engine_e
         lab.__enter__()
     assert client.api.removed == ["c0ffee" * 10]
     assert lab.container is None
+
+
+def test_podmans_missing_oom_event_is_unavailable_never_a_gap() -> None:
+    from harness.backends.docker.backend import oom_event_status
+    from harness.evidence import SourceStatus
+
+    ok = SourceStatus.ok()
+    status = oom_event_status(ok, "Podman 4.3.1")
+    assert not status.available
+    assert status.reason == ("Podman 4.3.1 has no oom event in its event stream; it reports an OOM only as "
+                             "OOMKilled when the container exits")
+    assert oom_event_status(ok, "Docker 20.10.24") == ok
+    broken = SourceStatus.unavailable("the engine's event stream ended at 3.2 s")
+    assert oom_event_status(broken, "Podman 4.3.1") == broken  # its own reason comes first

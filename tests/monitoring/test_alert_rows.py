@@ -3,6 +3,7 @@ that make each verdict: visible, gap, misleading, none and every unavailable."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -211,3 +212,30 @@ def test_assert_alert_fires_says_when_the_rule_could_not_be_judged() -> None:
     result.runs[0] = replace(run, matrix=broken)
     with pytest.raises(pytest.fail.Exception, match="NodeOomKill could not be judged: the monitoring stack did not"):
         assert_alert_fires(result, "NodeOomKill", within_s=30)
+
+
+def _without_samples(evidence: object, metric: str, start: float, end: float) -> object:
+    """``evidence`` as if Prometheus had not scraped ``metric`` from ``start`` to ``end``."""
+    alerts = evidence.alerts  # type: ignore[attr-defined]
+    series = tuple(replace(s, points=tuple(p for p in s.points if not start <= p[0] <= end))
+                   if s.metric == metric else s for s in alerts.series)
+    return replace(evidence, alerts=replace(alerts, series=series))  # type: ignore[type-var]
+
+
+def test_a_scrape_hole_around_one_kill_leaves_the_other_kills_judged() -> None:
+    # Seen in the cgroup v2 guest under emulation: the restart count was not scraped for
+    # 11 s around the fourth PID-1 kill. That kill is not judged; the first three are.
+    evidence = recorded_evidence("pid1-oom-alerts")
+    kills = sorted(k.t for k in evidence.kills)
+    metric = "kube_pod_container_status_restarts_total"
+    holed = _without_samples(evidence, metric, kills[3] - 0.5, kills[3] + 10.0)
+    verdict, seen, note = rows(holed)["MultipleContainersOOMKilled"]
+    assert (verdict, seen) == ("gap", 0)
+    assert re.search(r"; kill\(s\) 4 not judged: reads kube_pod_container_status_restarts_total, which "
+                     r"Prometheus did not scrape for \d+ s around the kill \(scrapes every 1 s\)$", note), note
+    row = next(r for r in build_matrix(holed) if r.source == "alert:MultipleContainersOOMKilled")  # type: ignore[arg-type]
+    assert row.ground_truth_kills == 3
+    # Not scraped around any kill: the rule could not have looked at all.
+    blind = _without_samples(evidence, metric, kills[0] - 5.0, kills[-1] + 600.0)
+    verdict, seen, note = rows(blind)["MultipleContainersOOMKilled"]
+    assert (verdict, seen) == ("unavailable", None) and "did not scrape" in note

@@ -153,3 +153,88 @@ def test_the_agent_is_not_stopped_with_dockerd() -> None:
     from harness.vm.image import UNIT
 
     assert "Requires=docker.service" not in UNIT and "Wants=docker.service" in UNIT
+
+
+def test_a_job_runs_in_a_fork_of_the_agent_and_reports_its_failure(tmp_path: Path) -> None:
+    """Jobs are forks of the agent (imports paid once): a job that breaks still ends with
+    its exit code, its output in its log and its error for the host."""
+    import json
+
+    from harness.vm.agent import serve_pending
+
+    (tmp_path / "0001.json").write_text(json.dumps({"kind": "check", "check": "no-such-check"}))
+    serve_pending(tmp_path)
+    assert (tmp_path / "0001.done").read_text() == "3\n"
+    out = json.loads((tmp_path / "0001.out.json").read_text())
+    assert out["error"] == "internal error: KeyError: 'no-such-check'"
+    assert "Traceback" in (tmp_path / "0001.log").read_text()
+
+
+def test_the_agent_powers_off_only_the_guest(tmp_path: Path) -> None:
+    import json
+
+    from harness.vm.agent import power_off, serve_pending
+
+    (tmp_path / "0001.json").write_text(json.dumps({"kind": "poweroff"}))
+    serve_pending(tmp_path)  # on this machine: refused, nothing else happens
+    assert (tmp_path / "0001.done").read_text() == "2\n"
+    assert "refusing to power this machine off" in json.loads((tmp_path / "0001.out.json").read_text())["error"]
+    hostname = tmp_path / "hostname"
+    hostname.write_text("somebody-else\n")
+    power_off(tmp_path / "0002.done", hostname)
+    assert (tmp_path / "0002.done").read_text() == "2\n"
+
+
+def test_the_prepared_disk_is_named_by_the_images_it_holds(tmp_path: Path) -> None:
+    from harness.vm.disks import find_loaded_disk, loaded_disk_path
+    from harness.vm.image import GuestImage
+
+    image = GuestImage("d", tmp_path / "disk.img", tmp_path / "vmlinuz", tmp_path / "initrd.img", "6.12", {})
+    lab, proxy = tmp_path / "labapp-019f12c8dcdd.tar", tmp_path / "haproxy-d91cc9608980.tar"
+    path = loaded_disk_path(image, [lab, proxy])
+    assert path == loaded_disk_path(image, [proxy, lab]) and path.parent == tmp_path
+    assert path.name.startswith("images-") and path.suffix == ".qcow2"
+    assert loaded_disk_path(image, [tmp_path / "labapp-aaaaaaaaaaaa.tar", proxy]) != path  # a new lab image
+    assert find_loaded_disk(image, [lab, proxy]) is None
+    path.write_bytes(b"")
+    assert find_loaded_disk(image, [lab, proxy]) == path
+
+
+def test_a_preparation_whose_harness_died_leaves_no_disk(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from harness.vm.disks import remove_stale_disks
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / f"images-{'0' * 16}.qcow2.tmp-{gone.pid}"
+    running = tmp_path / f"images-{'1' * 16}.qcow2.tmp-{os.getpid()}"
+    for path in (stale, running):
+        path.write_bytes(b"")
+    assert remove_stale_disks(tmp_path) == [stale]
+    assert running.exists() and not stale.exists()
+
+
+def test_the_guest_boots_a_prepared_disk_as_a_snapshot(tmp_path: Path) -> None:
+    from harness.config import HarnessConfig
+    from harness.vm.image import GuestImage
+    from harness.vm.qemu import Guest
+
+    image = GuestImage("d", tmp_path / "disk.img", tmp_path / "vmlinuz", tmp_path / "initrd.img", "6.12", {})
+    prepared = tmp_path / "images-0123456789abcdef.qcow2.tmp-1"  # named as while being prepared
+    prepared.write_bytes(b"QFI\xfb\x00\x00\x00\x03")  # a qcow2 header's start
+    assert Guest(HarnessConfig(), image, [])._drive() == f"file={image.disk},if=virtio,format=raw,snapshot=on"
+    assert Guest(HarnessConfig(), image, [], disk=prepared)._drive() == \
+        f"file={prepared},if=virtio,format=qcow2,snapshot=on"
+    assert Guest(HarnessConfig(), image, [], disk=prepared, writable=True)._drive() == \
+        f"file={prepared},if=virtio,format=qcow2"
+
+
+def test_a_new_guest_image_removes_those_of_earlier_inputs(tmp_path: Path) -> None:
+    from harness.vm.image import remove_old_images
+
+    for name in ("1958533628be7124", "85a415f2b9d0b4e2", "images", "guest-abc"):
+        (tmp_path / name).mkdir()
+    assert remove_old_images(tmp_path, "85a415f2b9d0b4e2") == [tmp_path / "1958533628be7124"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["85a415f2b9d0b4e2", "guest-abc", "images"]

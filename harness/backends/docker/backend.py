@@ -159,6 +159,17 @@ def container_cgroup(pid: int, container_id: str) -> tuple[cgroupfs.CgroupMemory
     return cgroup, None
 
 
+def oom_event_status(events: SourceStatus, engine_label: str | None) -> SourceStatus:
+    """The ``engine_oom_event`` source's status: the event stream's, except on Podman,
+    whose event stream has no ``oom`` event at all (it tells of an OOM only through
+    ``OOMKilled`` when the container exits): there the source cannot exist, so no kill
+    can count as missed by it."""
+    if events.available and engine_label and engine_label.startswith("Podman"):
+        return SourceStatus.unavailable(f"{engine_label} has no oom event in its event stream; it reports an "
+                                        "OOM only as OOMKilled when the container exits")
+    return events
+
+
 #: How long a session waits for the container's process when it starts between two
 #: incarnations (a restart policy restarting it): the PID finds its cgroup.
 PID_WAIT_S = 10.0
@@ -233,7 +244,7 @@ class DockerBackend:
                         haproxy_config(scenario.ingress, APP_ALIAS, scenario.target.port),
                         run_labels(scenario, self.config, run_id, "ingress"), name=f"oom-harness-{run_id}-ingress",
                         config=self.config))
-                engine_label = f"Docker {self.describe()['version'].split('+')[0]}"
+                engine_label = f"{self.describe()['name'].capitalize()} {self.describe()['version'].split('+')[0]}"
                 same_kernel = str(self.describe().get("kernel")) == platform.release()
                 session = DockerSession(self.client, container, scenario, run, kmsg, proxy, engine_label,
                                         monitoring, self.time_scale, same_kernel)
@@ -487,7 +498,7 @@ class DockerSession:
         events, state, memory = self.events.status(), self.state.status(), self.sampler.status()
         return {
             "cgroup": self.oom.status(), "kernel_log": kernel if kernel is not None else self.kmsg.status(),
-            "engine_oom_event": events, "lifecycle_events": events,
+            "engine_oom_event": oom_event_status(events, self.engine_label), "lifecycle_events": events,
             "engine_state": state, "restart_count": state,
             "console_logs": self.console.status(), "metric_highres": memory, "metric_1m_avg": memory,
         }

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import DockerException
@@ -73,13 +74,23 @@ def describe(client: docker.DockerClient) -> EngineInfo:
     except DockerException as exc:
         raise EngineError(f"the Docker engine did not answer: {_short(exc)}") from exc
     return EngineInfo(
-        name="docker",
+        name=engine_name(version),
         version=str(version.get("Version", "unknown")),
         api_version=str(version.get("ApiVersion", "unknown")),
         cgroup_version=str(info.get("CgroupVersion", "unknown")),
         cgroup_driver=str(info.get("CgroupDriver", "unknown")),
         kernel=str(info.get("KernelVersion", "unknown")),
     )
+
+
+def engine_name(version: dict[str, Any]) -> str:
+    """``podman`` when Podman's Docker-compatible API answers (it names itself among the
+    version's components: "Podman Engine"), else ``docker``. Both speak the same API;
+    what they report about an OOM kill differs, so results say which one ran."""
+    for component in version.get("Components") or ():
+        if str(component.get("Name", "")).lower().startswith("podman"):
+            return "podman"
+    return "docker"
 
 
 def ensure_engine(config: HarnessConfig, log: Log = print) -> docker.DockerClient:
