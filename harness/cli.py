@@ -38,7 +38,7 @@ def cmd_setup(args: argparse.Namespace, config: HarnessConfig) -> int:
 
     client = engine.ensure_engine(config, log=_progress)
     info = engine.describe(client)
-    _progress(f"engine: docker {info.version}, cgroup v{info.cgroup_version} ({info.cgroup_driver})")
+    _progress(f"engine: {info.name} {info.version}, cgroup v{info.cgroup_version} ({info.cgroup_driver})")
     image.build_lab_image(client, config, log=_progress)
     build_ingress_image(client, config, log=_progress)
     build_reaper_image(client, config, log=_progress)

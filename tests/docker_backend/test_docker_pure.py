@@ -367,3 +367,22 @@ def test_podmans_missing_oom_event_is_unavailable_never_a_gap() -> None:
     assert oom_event_status(ok, "Docker 20.10.24") == ok
     broken = SourceStatus.unavailable("the engine's event stream ended at 3.2 s")
     assert oom_event_status(broken, "Podman 4.3.1") == broken  # its own reason comes first
+
+
+# gradual: each run's container dies once, by the harness's removal at the run's end (its
+# worker kills are not container exits); pid1-oom: the four OOM exits of PID 1.
+@pytest.mark.parametrize(("recording", "dies_137"), [("gradual_events.jsonl", 3), ("pid1_oom_events.jsonl", 4)])
+def test_podmans_recorded_event_streams_hold_no_oom_event(recording: str, dies_137: int) -> None:
+    # Podman 4.3.1's compatible event stream during `harness run gradual` (3 worker kills)
+    # and `harness run pid1-oom` (4 PID-1 kills): lifecycle events only.
+    from harness.collectors.engine_events import LIFECYCLE, OOM_EVENT, event_to_observation
+
+    events = [json.loads(line) for line in (RECORDED / "podman" / recording).read_text().splitlines()]
+    observations = [o for o in map(event_to_observation, events) if o is not None]
+    assert not [o for o in observations if o.source == OOM_EVENT]
+    assert {e["Action"] for e in events} <= {"pull", "tag", "create", "init", "start", "die", "cleanup", "remove",
+                                             "restart", "kill", "stop"}
+    lab_dies = [o for o, e in zip(map(event_to_observation, events), events, strict=True)
+                if o is not None and o.source == LIFECYCLE and o.kind == "die"
+                and "labapp" in e["Actor"]["Attributes"].get("image", "")]
+    assert [o.detail["exit_code"] for o in lab_dies] == [137] * dies_137

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import GuestError
-from harness.scenario import parse_scenario
+from harness.scenario import load_scenario, parse_scenario
 from harness.scenario.model import engine_matches
 from harness.scenario.timescale import scale_timeouts
 from harness.vm.image import configure_root, image_digest
@@ -81,9 +81,19 @@ def test_engine_expectations_replace_the_general_ones_key_by_key() -> None:
 
 
 def test_a_bad_engine_condition_names_the_field() -> None:
-    data = _gradual() | {"expect": {"on_engine": {"podman>=4": {"sources": {"cgroup": "visible"}}}}}
+    data = _gradual() | {"expect": {"on_engine": {"crio>=1": {"sources": {"cgroup": "visible"}}}}}
     with pytest.raises(Exception, match=r"x.yaml: expect.on_engine.*not an engine condition"):
         parse_scenario(data, "x.yaml")
+
+
+def test_podman_conditions_meet_podman_only() -> None:
+    podman = {"name": "podman", "version": "4.3.1", "cgroup_version": "1"}
+    docker = {"name": "docker", "version": "20.10.24+dfsg1", "cgroup_version": "1"}
+    assert engine_matches("podman<5", podman) and not engine_matches("podman<5", docker)
+    assert not engine_matches("docker<24", podman) and engine_matches("docker<24", docker)
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "pid1-oom.yaml")
+    assert scenario.expect.for_engine(podman).allowed_verdicts("engine_state") == ("gap",)
+    assert scenario.expect.for_engine(docker).allowed_verdicts("engine_state") == ("visible",)
 
 
 def test_stale_guest_folders_go_and_live_ones_stay(tmp_path: Path) -> None:
