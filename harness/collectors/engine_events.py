@@ -45,8 +45,9 @@ class StreamEnded(Exception):
 
 
 class EngineEventsCollector(ThreadedCollector[Observation]):
-    """Streams a container's events in a thread; calls ``on_die`` right after each die and
-    ``on_start`` right after each start (the first one included).
+    """Streams a container's events in a thread; calls ``on_oom`` right after each oom,
+    ``on_die`` right after each die and ``on_start`` right after each start (the first one
+    included).
 
     Unavailable when the stream failed or ended before the run did: events after that
     moment were not seen, so "no event" would not mean "nothing happened". ``stop`` closes
@@ -57,12 +58,13 @@ class EngineEventsCollector(ThreadedCollector[Observation]):
 
     def __init__(
         self, events_stream: Any, on_die: Callable[[], None] | None = None,
-        on_start: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None, on_oom: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(CollectorThread.follow("engine-events", self._follow, unblock=self._close))
         self._stream = events_stream
         self._on_die = on_die
         self._on_start = on_start
+        self._on_oom = on_oom
 
     def stop(self) -> None:
         """Close the stream (also when the thread never ran: it holds a connection) and
@@ -87,6 +89,8 @@ class EngineEventsCollector(ThreadedCollector[Observation]):
             if obs is None:
                 continue
             self._add([obs])
+            if obs.kind == "oom" and self._on_oom:
+                self._on_oom()
             if obs.kind == "die" and self._on_die:
                 self._on_die()
             if obs.kind == "start" and self._on_start:

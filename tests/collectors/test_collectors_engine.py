@@ -70,6 +70,27 @@ def test_events_collector_calls_on_die_after_each_die(recorded: Recorded) -> Non
     assert len(dies) == 3
 
 
+def test_events_collector_calls_on_oom_after_each_oom_event(recorded: Recorded) -> None:
+    ooms: list[int] = []
+    collector = EngineEventsCollector(iter(recorded.events("pid1_restart")), on_oom=lambda: ooms.append(1))
+    collector.start()
+    collector.stop()
+    assert len(ooms) == sum(1 for o in collector.snapshot() if o.kind == "oom") == 3
+
+
+def test_a_docker_26_exit_missed_behind_its_restart_still_counts_once() -> None:
+    """Docker 26 clears OOMKilled when the container starts again: an incarnation whose exit
+    no inspection caught counts by the flag read at its oom event, once."""
+    tracker = StateTracker()
+    def state(started: str, flag: bool, running: bool, finished: str = "0001-01-01T00:00:00Z") -> dict[str, object]:
+        return {"State": {"StartedAt": started, "OOMKilled": flag, "Running": running, "Restarting": False,
+                          "FinishedAt": finished, "ExitCode": 0}, "RestartCount": 0}
+    found = tracker.update(state("a", False, True), 0.0)
+    found += tracker.update(state("a", True, True), 1.0)  # inspected at the oom event
+    found += tracker.update(state("b", False, True, "2026-12-06T21:00:01Z"), 1.5)  # already restarted
+    assert [(o.kind, o.kill) for o in found] == [("oom_flag_running", True)]
+
+
 def test_state_tracker_counts_each_oom_exit_once_and_every_restart(recorded: Recorded) -> None:
     tracker = StateTracker()
     found = []
