@@ -386,3 +386,39 @@ def test_podmans_recorded_event_streams_hold_no_oom_event(recording: str, dies_1
                 if o is not None and o.source == LIFECYCLE and o.kind == "die"
                 and "labapp" in e["Actor"]["Attributes"].get("image", "")]
     assert [o.detail["exit_code"] for o in lab_dies] == [137] * dies_137
+
+
+def test_a_dead_reaper_already_being_removed_is_waited_for_not_an_error() -> None:
+    # Seen in CI: removing a killed reaper answered 409 "removal ... is already in progress"
+    # (the engine's auto-remove got there first); the next reaper takes the same name.
+    import docker.errors
+    import requests
+
+    from harness.backends.docker.owner import removed_or_gone
+    from harness.backends.docker.reaper import _wait_gone
+
+    response = requests.Response()
+    response.status_code = 409
+
+    def conflict() -> None:
+        raise docker.errors.APIError("removal of container is already in progress", response=response)
+
+    assert removed_or_gone(conflict) is False
+
+    class Containers:
+        calls = 0
+
+        def get(self, name: str) -> object:
+            self.calls += 1
+            if self.calls >= 3:
+                raise docker.errors.NotFound("gone")
+            return object()
+
+    class Client:
+        containers = Containers()
+
+    _wait_gone(Client(), "testcontainers-ryuk-x")  # type: ignore[arg-type]
+    assert Client.containers.calls == 3
+    with pytest.raises(EngineError, match="still being removed after 0 s"):
+        _wait_gone(type("Stuck", (), {"containers": type("C", (), {"get": lambda self, n: object()})()})(),  # type: ignore[arg-type]
+                   "testcontainers-ryuk-y", bound_s=0.2)

@@ -82,13 +82,13 @@ def remove_leftovers(client: docker.DockerClient, label: str, user: str, log: Lo
 def _remove(remove: Callable[[], object], what: str, log: Log) -> bool:
     """Remove one leftover; False when it was gone already or could not be removed."""
     try:
-        return _removed_or_gone(remove)
+        return removed_or_gone(remove)
     except ENGINE_ERRORS as exc:
         log(f"engine: could not remove leftover {what}: {first_line(exc)}")
         return False
 
 
-def _removed_or_gone(remove: Callable[[], object]) -> bool:
+def removed_or_gone(remove: Callable[[], object]) -> bool:
     """Remove one item; False when it went meanwhile (the reaper or another clean-up got
     there first: 404, or 409 for a removal already in progress). Other errors propagate."""
     try:
@@ -120,10 +120,10 @@ def remove_labelled(client: docker.DockerClient, label: str, only: tuple[str, ..
         for container in client.containers.list(all=True, filters=filters, ignore_removed=True):
             if (container.labels or {}).get(label) == "reaper":
                 continue
-            if _removed_or_gone(partial(container.remove, force=True, v=True)):
+            if removed_or_gone(partial(container.remove, force=True, v=True)):
                 removed.append(str(container.name))
         for network in client.networks.list(filters=filters):
-            if _removed_or_gone(network.remove):
+            if removed_or_gone(network.remove):
                 removed.append(f"network:{network.name}")
     except ENGINE_ERRORS as exc:
         raise EngineError(f"could not list or remove containers or networks: {first_line(exc)}") from exc

@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -30,6 +31,7 @@ from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 
 from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.image import build_small_image, small_image_digest
+from harness.backends.docker.owner import removed_or_gone
 from harness.config import HarnessConfig
 from harness.errors import EngineError, first_line
 
@@ -113,13 +115,28 @@ def _forget(client: docker.DockerClient, container: DockerContainer) -> None:
         Reaper._socket.close()
     Reaper._instance, Reaper._container, Reaper._socket = None, None, None
     name = _name(container)
+    if not name:
+        return
     try:
-        if name:
-            client.containers.get(name).remove(force=True)
+        dead = client.containers.get(name)
+        if not removed_or_gone(partial(dead.remove, force=True)):
+            _wait_gone(client, name)  # the engine's own auto-remove was under way: the name frees after it
     except docker.errors.NotFound:
         pass
     except ENGINE_ERRORS as exc:
         raise EngineError(f"could not remove the dead reaper {name}: {first_line(exc)}") from exc
+
+
+def _wait_gone(client: docker.DockerClient, name: str, bound_s: float = 10.0) -> None:
+    """Wait (bounded) until no container is named ``name``; the next reaper takes the name."""
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline:
+        try:
+            client.containers.get(name)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.1)
+    raise EngineError(f"the dead reaper {name} was still being removed after {bound_s:.0f} s")
 
 
 def _start(image: str, config: HarnessConfig) -> DockerContainer:
