@@ -434,12 +434,10 @@ def boot_main(args: argparse.Namespace, client: Any, config: HarnessConfig) -> i
 
     guest_image = ensure_guest_image(config, log)
     tars = guest_image_tars(client, config, log)
-    prepare_s = None
-    if find_loaded_disk(guest_image, tars) is None:
-        started = time.monotonic()
-        prepare_loaded_disk(config, guest_image, tars, log)
-        prepare_s = round(time.monotonic() - started, 1)
-    disk = find_loaded_disk(guest_image, tars)
+    missing = find_loaded_disk(guest_image, tars) is None
+    started = time.monotonic()
+    disk = prepare_loaded_disk(config, guest_image, tars, log)
+    prepare_s = round(time.monotonic() - started, 1) if missing else None
     boots, uptimes, first_job, profile = [], [], [], {}
     for i in range(max(1, args.n)):
         with Guest(config, guest_image, [], log, disk=disk) as guest:

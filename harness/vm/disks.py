@@ -46,9 +46,10 @@ def prepare_loaded_disk(config: HarnessConfig, image: GuestImage, tars: list[Pat
     """The disk whose engine holds ``tars``: found, or prepared in one boot of the guest."""
     from harness.vm.qemu import Guest
 
+    found = find_loaded_disk(image, tars)
+    if found is not None:
+        return found
     final = loaded_disk_path(image, tars)
-    if final.is_file():
-        return final
     remove_stale_disks(image.disk.parent)
     qemu_img = require_tool("qemu-img", "qemu-utils", log)
     temporary = final.with_name(f"{final.name}.tmp-{os.getpid()}")
