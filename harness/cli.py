@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,7 @@ def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.backends.docker.monitoring import build_monitoring_image
     from harness.backends.docker.reaper import build_reaper_image
 
-    client = engine.connect()
+    client = engine.connect(config)
     build = image.build_lab_image(client, config, log=_progress, force=args.force)
     print(f"{build.tag} {build.image_id[:19]} ({build.path})")
     print(build_ingress_image(client, config, log=_progress, force=args.force))
@@ -63,11 +64,11 @@ def cmd_image_build(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def cmd_engine_start(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Ensure an engine runs (install/start dockerd as root on Debian)."""
+    """Ensure an engine runs (as root on Debian: install/start dockerd, or with --engine podman its API service)."""
     from harness.backends.docker import engine
 
     info = engine.describe(engine.ensure_engine(config, log=_progress))
-    print(f"docker {info.version} cgroup v{info.cgroup_version} ({info.cgroup_driver})")
+    print(f"{info.name} {info.version} cgroup v{info.cgroup_version} ({info.cgroup_driver})")
     return 0
 
 
@@ -76,7 +77,7 @@ def docker_backend(config: HarnessConfig, scenario: Scenario):  # type: ignore[n
     from harness.backends.docker import engine
     from harness.backends.docker.backend import DockerBackend, prepare_images
 
-    client = engine.connect()
+    client = engine.connect(config)
     prepare_images(client, config, scenario, log=_progress)
     return DockerBackend(client, config, log=_progress, time_scale=config.time_scale)
 
@@ -125,6 +126,9 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     scenario = add_monitoring(load_scenario(scenario_file, repeat=args.repeat, changes=changes), args.monitoring,
                               args.rules)
     if args.vm:
+        if args.engine == "podman":
+            raise UsageError("--vm runs the scenario on the guest's Docker 26 engine; the guest has no Podman "
+                             "yet, so --engine podman cannot be combined with --vm")
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
                              f"--backend {args.backend}")
@@ -182,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace, config: HarnessConfig) -> int:
 
         summary = sweep_in_guest(config, file, found, out, args.repeat, args.platform, log=_progress)
     else:
-        client = engine.connect()
+        client = engine.connect(config)
         for variant in found:  # once here, not in every child at once
             prepare_images(client, config, variant.scenario, log=_progress)
         info = client.info()
@@ -225,7 +229,7 @@ def cmd_right_size(args: argparse.Namespace, config: HarnessConfig) -> int:
     if low is not None and low >= high:
         raise UsageError(f"right-size: --low ({args.low}) must be below the upper bound ({args.high or 'the file'})")
     out = Path(args.out) if args.out else Path("results") / f"right-size-{scenario.name}"
-    client = engine.connect()
+    client = engine.connect(config)
     prepare_images(client, config, scenario, log=_progress)
     max_bytes = int(client.info().get("MemTotal") or 0) or 2 * high
     started = time.monotonic()
@@ -373,7 +377,7 @@ def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.backends.docker.owner import remove_labelled
 
     only = () if args.all else (f"{config.label}.user={config.user}",)
-    removed = remove_labelled(engine.connect(), config.label, only)
+    removed = remove_labelled(engine.connect(config), config.label, only)
     print(f"removed {len(removed)} container(s) and network(s)" + (f": {' '.join(removed)}" if removed else ""))
     return 0
 
@@ -381,6 +385,13 @@ def cmd_clean(args: argparse.Namespace, config: HarnessConfig) -> int:
 def _platform_option(parser: argparse.ArgumentParser, default: str | None = "azure") -> None:
     parser.add_argument("--platform", choices=("azure", "kubernetes"), default=default,
                         help="whose analogues the matrix names: Azure Container Apps (default) or Kubernetes")
+
+
+def _engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=("docker", "podman"),
+                        help="the engine to use and insist on: docker, or podman (its Docker-compatible API "
+                             "service, which `harness setup --engine podman` starts); default: whichever "
+                             "DOCKER_HOST or the local Docker socket offers")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,19 +402,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    setup = sub.add_parser("setup", help="start (or install) a Docker engine and build the lab and ingress images")
+    setup = sub.add_parser("setup", help="start (or install) an engine (Docker, or Podman with --engine podman) "
+                                         "and build the lab, ingress, reaper and monitoring images")
+    _engine_option(setup)
     setup.set_defaults(func=cmd_setup)
 
     eng = sub.add_parser("engine", help="container engine commands")
     eng_sub = eng.add_subparsers(dest="engine_command", required=True)
     start = eng_sub.add_parser(
         "start", help="ensure a Docker engine answers (installs/starts dockerd as root on Debian)")
+    _engine_option(start)
     start.set_defaults(func=cmd_engine_start)
 
     img = sub.add_parser("image", help="image commands")
     img_sub = img.add_subparsers(dest="image_command", required=True)
     build = img_sub.add_parser("build", help="build the lab and ingress images (offline when no registry answers)")
     build.add_argument("--force", action="store_true", help="rebuild even when the sources are unchanged")
+    _engine_option(build)
     build.set_defaults(func=cmd_image_build)
 
     run = sub.add_parser("run", help="run a scenario (a shipped one by name, or a file) and print the gap matrix")
@@ -431,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.backends.azure.options import add_run_options
 
     add_run_options(run)
+    _engine_option(run)
     run.set_defaults(func=cmd_run)
 
     sweep = sub.add_parser("sweep", help="run every combination of --set values (in parallel) and print one table")
@@ -446,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--vm", action="store_true",
                        help="run the variants in the cgroup v2 guest, one after another (one boot)")
     _platform_option(sweep)
+    _engine_option(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
     size = sub.add_parser("right-size", help="find the smallest memory limit with no OOM kill, by experiment")
@@ -459,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="percent added to the limit found for the recommendation (default 20)")
     size.add_argument("--out", help="folder for the probes' result sets and right-size.json "
                                     "(default results/right-size-<scenario>)")
+    _engine_option(size)
     size.set_defaults(func=cmd_right_size)
 
     imp = sub.add_parser("import", help="build the gap matrix from evidence exported from Azure (az CLI JSON)")
@@ -475,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--quiet", action="store_true", help="no live progress line while running scenarios")
     _platform_option(cmp, default=None)
     cmp.add_argument("--vm", action="store_true", help="run scenario files in the cgroup v2 guest (one boot for both)")
+    _engine_option(cmp)
     cmp.set_defaults(func=cmd_compare)
 
     vm = sub.add_parser("vm", help="the cgroup v2 guest (Debian trixie under qemu, Docker 26, systemd driver)")
@@ -504,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     clean = sub.add_parser("clean", help="remove this user's containers and networks made by the harness")
     clean.add_argument("--all", action="store_true", help="every user's, not only this user's")
+    _engine_option(clean)
     clean.set_defaults(func=cmd_clean)
     return parser
 
@@ -555,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = HarnessConfig()
+    if getattr(args, "engine", None):
+        config = replace(config, engine=args.engine)
     install_signal_handlers()
     try:
         return int(args.func(args, config))

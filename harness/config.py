@@ -21,6 +21,13 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oom-harness"
 
 
+def _podman_socket() -> str:
+    """Root's service listens under /run; another user's under its runtime folder."""
+    if os.getuid() == 0:
+        return "/run/oom-harness/podman.sock"
+    return str(Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/oom-harness-{os.getuid()}") / "oom-harness/podman.sock")
+
+
 @dataclass(frozen=True)
 class HarnessConfig:
     """Settings for engines, images and runs.
@@ -34,6 +41,11 @@ class HarnessConfig:
         debian_mirror: mirror for debootstrap; empty means debootstrap's own default.
         wheel_cache: where the lab's wheels are downloaded on the host (offline image path).
         dockerd_log: where a dockerd started by the harness writes its log.
+        engine: ``docker`` or ``podman`` (``--engine`` sets it for one command): the engine
+            the harness reaches and insists on; empty (the default) takes whichever engine
+            ``DOCKER_HOST`` or the local Docker socket offers.
+        podman_socket: where the Podman API service the harness starts listens.
+        podman_log: where that service writes its log.
         pull_timeout_s: how long the online path may try to pull the base before going offline.
         engine_start_timeout_s: how long to wait for a started dockerd to answer.
         vm_dir: where the cgroup v2 guest's disk, kernel and saved images are cached.
@@ -67,6 +79,9 @@ class HarnessConfig:
     dockerd_log: Path = field(
         default_factory=lambda: Path(_env("DOCKERD_LOG", "/var/log/oom-harness-dockerd.log"))
     )
+    engine: str = field(default_factory=lambda: _env("ENGINE", ""))
+    podman_socket: Path = field(default_factory=lambda: Path(_env("PODMAN_SOCKET", _podman_socket())))
+    podman_log: Path = field(default_factory=lambda: Path(_env("PODMAN_LOG", "/var/log/oom-harness-podman.log")))
     pull_timeout_s: float = field(default_factory=lambda: float(_env("PULL_TIMEOUT", "20")))
     engine_start_timeout_s: float = field(
         default_factory=lambda: float(_env("ENGINE_START_TIMEOUT", "60"))

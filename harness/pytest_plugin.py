@@ -88,7 +88,7 @@ class HarnessSession:
         if self._client is None:
             from harness.backends.docker import engine
 
-            self._client = engine.connect()
+            self._client = engine.connect(self.config)
         return self._client
 
     def prepare_lab_image(self) -> None:

@@ -125,7 +125,7 @@ def guest_session(
     from harness.backends.docker.backend import prepare_images
 
     image = image or ensure_guest_image(config, log)
-    client = engine.connect()
+    client = engine.connect(config)
     try:
         for scenario in scenarios:
             prepare_images(client, config, scenario, log=log)

@@ -1,4 +1,5 @@
-"""Reach a Docker engine, and on a fresh Debian machine install and start one.
+"""Reach the engine (Docker, or Podman's Docker-compatible service), and on a fresh Debian
+machine install and start one.
 
 CI and new machines start with only the Docker client. As root on Debian the harness can
 install Debian's ``docker.io`` and start ``dockerd`` itself; elsewhere it says what to do.
@@ -20,8 +21,9 @@ from typing import Any
 import docker
 from docker.errors import DockerException
 
+from harness.backends.docker import podman
 from harness.config import HarnessConfig
-from harness.errors import EngineError, first_line
+from harness.errors import EngineError, UsageError, first_line
 from harness.procs import alive, run_step
 
 Log = Callable[[str], None]
@@ -56,14 +58,62 @@ class EngineInfo:
         }
 
 
-def connect() -> docker.DockerClient:
-    """A client for the engine named by the environment (DOCKER_HOST or the local socket)."""
+ENGINES = ("docker", "podman")
+
+
+def use_engine(config: HarnessConfig) -> None:
+    """Point this process (and the processes it starts: sweep variants, fault trials,
+    testcontainers) at the engine ``config.engine`` names. For Podman that is the harness's
+    own service socket, unless ``DOCKER_HOST`` already names one (a rootless socket, say)."""
+    if not config.engine:
+        return
+    if config.engine not in ENGINES:
+        raise UsageError(f"engine {config.engine!r} (--engine or OOM_HARNESS_ENGINE): expected one of "
+                         f"{', '.join(ENGINES)}")
+    os.environ["OOM_HARNESS_ENGINE"] = config.engine
+    if config.engine == "podman" and not os.environ.get("DOCKER_HOST"):
+        os.environ["DOCKER_HOST"] = podman.socket_url(config)
+
+
+def connect(config: HarnessConfig | None = None) -> docker.DockerClient:
+    """A client for the engine named by the environment (DOCKER_HOST or the local socket),
+    or by ``config.engine``; when an engine was chosen, one of the other kind is refused."""
+    if config is not None:
+        use_engine(config)
     try:
         client = docker.from_env(timeout=120)
         client.ping()
     except DockerException as exc:
-        raise EngineError(f"no Docker engine reachable ({_short(exc)}): {INSTALL_HINT}") from exc
+        raise EngineError(f"no {_wanted(config)} engine reachable ({_short(exc)}): {_hint(config)}") from exc
+    if config is not None and config.engine:
+        _check_kind(client, config)
     return client
+
+
+def _wanted(config: HarnessConfig | None) -> str:
+    return "Podman" if config is not None and config.engine == "podman" else "Docker"
+
+
+def _hint(config: HarnessConfig | None) -> str:
+    if config is not None and config.engine == "podman":
+        return (f"run `harness setup --engine podman` (starts Podman's API service on {config.podman_socket}), "
+                "or point DOCKER_HOST at a running `podman system service`")
+    return INSTALL_HINT
+
+
+def _check_kind(client: docker.DockerClient, config: HarnessConfig) -> None:
+    """Refuse an engine of the other kind: a Podman result filed as Docker's (or the
+    reverse) would put one engine's findings under the other's name."""
+    try:
+        name = engine_name(client.version())
+    except DockerException as exc:
+        client.close()
+        raise EngineError(f"the engine did not answer: {_short(exc)}") from exc
+    if name != config.engine:
+        host = os.environ.get("DOCKER_HOST") or "the local socket"
+        client.close()
+        raise EngineError(f"--engine {config.engine}, but {host} answers as {name}: unset DOCKER_HOST "
+                          f"or choose --engine {name}")
 
 
 def describe(client: docker.DockerClient) -> EngineInfo:
@@ -101,14 +151,19 @@ def ensure_engine(config: HarnessConfig, log: Log = print) -> docker.DockerClien
             (not root, not Debian, or DOCKER_HOST names another machine).
     """
     try:
-        return connect()
+        return connect(config)
     except EngineError as first:
-        if not _may_start_local_engine():
-            raise EngineError(f"{first}. (not root on Debian, so the harness will not set one up)") from first
+        allowed = podman.may_start(config) if config.engine == "podman" else _may_start_local_engine()
+        if not allowed:
+            raise EngineError(f"{first}. (not root on Debian, or DOCKER_HOST names another engine, so the "
+                              "harness will not set one up)") from first
+    if config.engine == "podman":
+        podman.start_service(config, log)
+        return _wait_for_engine(config)
     if shutil.which("dockerd") is None:
         _install_docker_io(log)
     _start_dockerd(config, log)
-    return _wait_for_engine(config.engine_start_timeout_s)
+    return _wait_for_engine(config)
 
 
 def _may_start_local_engine() -> bool:
@@ -150,16 +205,18 @@ def _start_dockerd(config: HarnessConfig, log: Log) -> None:
         )
 
 
-def _wait_for_engine(timeout_s: float) -> docker.DockerClient:
+def _wait_for_engine(config: HarnessConfig) -> docker.DockerClient:
+    timeout_s = config.engine_start_timeout_s
     deadline = time.monotonic() + timeout_s
     last: EngineError | None = None
     while time.monotonic() < deadline:
         try:
-            return connect()
+            return connect(config)
         except EngineError as exc:
             last = exc
             time.sleep(0.5)
-    raise EngineError(f"dockerd did not answer within {timeout_s:.0f} s: {last}")
+    started = "podman system service" if config.engine == "podman" else "dockerd"
+    raise EngineError(f"{started} did not answer within {timeout_s:.0f} s: {last}")
 
 
 def _short(exc: BaseException) -> str:

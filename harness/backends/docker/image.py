@@ -235,15 +235,21 @@ def build_offline_base(client: docker.DockerClient, config: HarnessConfig, log: 
         log("image: debootstrap bookworm (python3, python3-venv) ... about a minute")
         _run(cmd, "debootstrap")
         _run(["tar", "-C", str(root), "-cf", str(tarball), "."], "tar")
-        repository, _, tag = config.offline_base_image.partition(":")
         try:
+            # The tag goes inside `repo` (Docker's API allows it): Podman's compat API ignores
+            # a separate `tag` and filed the base as `:latest` (podman#18597).
             client.api.import_image_from_file(
-                str(tarball), repository=repository, tag=tag or "latest",
+                str(tarball), repository=_with_tag(config.offline_base_image),
                 changes=['CMD ["python3"]', "ENV LANG=C.UTF-8"],
             )
         except DockerException as exc:
             raise ImageError(f"docker import of the offline base failed: {exc}") from exc
     log(f"image: offline base {config.offline_base_image} ready")
+
+
+def _with_tag(reference: str) -> str:
+    """``name:tag``, with ``:latest`` where the reference names no tag."""
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
 
 def _install_debootstrap(log: Log) -> str:
