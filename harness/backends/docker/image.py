@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import platform
 import shutil
@@ -22,12 +23,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import docker
-from docker.errors import APIError, BuildError, DockerException, ImageNotFound
+from docker.errors import DockerException, ImageNotFound
 from docker.models.images import Image
+from docker.utils import tar as docker_tar
 
+from harness.backends.docker import podman
+from harness.backends.docker.engine import engine_name
 from harness.backends.docker.engine_errors import ENGINE_ERRORS
 from harness.backends.docker.pull import can_bound, pull_within
 from harness.config import HarnessConfig
@@ -147,10 +151,9 @@ def build_small_image(
         return tag
     log(f"image: building {tag} ({what} on {base}) ...")
     try:
-        stream = client.api.build(
-            fileobj=_tar_context({"Dockerfile": dockerfile.encode(), **(extra or {})}), custom_context=True,
-            tag=tag, buildargs={"BASE_IMAGE": base},
-            labels={config.label: role, f"{config.label}.sources": digest}, rm=True, forcerm=True, decode=True,
+        stream = start_build(
+            client, _tar_context({"Dockerfile": dockerfile.encode(), **(extra or {})}), tag=tag,
+            buildargs={"BASE_IMAGE": base}, labels={config.label: role, f"{config.label}.sources": digest},
         )
         if follow_build(stream, log) is None:
             raise ImageError(f"building {tag} finished without an image id")
@@ -289,17 +292,39 @@ def _docker_build(
     client: docker.DockerClient, config: HarnessConfig, context: Path, base: str, digest: str, log: Log
 ) -> str:
     try:
-        stream = client.api.build(
-            path=str(context), tag=config.image, buildargs={"BASE_IMAGE": base},
+        stream = start_build(
+            client, cast(IO[bytes], docker_tar(context)), tag=config.image, buildargs={"BASE_IMAGE": base},
             labels={config.label: "labapp", f"{config.label}.sources": digest},
-            rm=True, forcerm=True, decode=True,
         )
         image_id = follow_build(stream, log)
-    except (APIError, BuildError) as exc:
-        raise ImageError(f"docker build failed: {exc}") from exc
+    except ENGINE_ERRORS as exc:  # BuildError and APIError are DockerExceptions
+        raise ImageError(f"docker build failed: {first_line(exc)}") from exc
     if image_id is None:
         raise ImageError("docker build finished without an image id")
     return image_id
+
+
+def start_build(
+    client: docker.DockerClient, context: IO[bytes], tag: str, buildargs: dict[str, str], labels: dict[str, str],
+) -> Iterator[dict[str, Any]]:
+    """Start building ``context`` (a tar of the build's files); the engine's progress as a
+    stream of dicts.
+
+    Podman's builds get the resource limits of its service: without them its builder asks
+    for ``nproc`` 1048576, which runc cannot set where root lacks ``CAP_SYS_RESOURCE``, and
+    every ``RUN`` fails ("error setting rlimit type 6"). Docker's API has no such field in
+    docker-py, so Podman's build is sent through the same session with it added."""
+    if engine_name(client.version()) != "podman":
+        return client.api.build(fileobj=context, custom_context=True, tag=tag, buildargs=buildargs, labels=labels,
+                                rm=True, forcerm=True, decode=True)
+    params = {"t": tag, "buildargs": json.dumps(buildargs), "labels": json.dumps(labels), "rm": "1",
+              "forcerm": "1", "ulimits": json.dumps(podman.build_ulimits())}
+    url = f"{client.api.base_url}/v{client.api.api_version}/build"
+    response = client.api.post(url, params=params, data=context, headers={"Content-Type": "application/x-tar"},
+                               stream=True, timeout=None)
+    if response.status_code != 200:
+        raise ImageError(f"building {tag} failed: Podman answered {response.status_code}: {response.text[:300]}")
+    return (json.loads(line) for line in response.iter_lines() if line.strip())
 
 
 def follow_build(stream: Iterator[dict[str, Any]], log: Log) -> str | None:
@@ -308,7 +333,7 @@ def follow_build(stream: Iterator[dict[str, Any]], log: Log) -> str | None:
         if "error" in chunk:
             raise ImageError(f"docker build failed: {chunk['error'].strip()}")
         text = str(chunk.get("stream", "")).strip()
-        if text.startswith("Step "):
+        if text.lower().startswith("step "):  # Podman writes "STEP 1/10: ..."
             log(f"image: {text[:110]}")
         if "aux" in chunk and "ID" in chunk["aux"]:
             image_id = chunk["aux"]["ID"]

@@ -34,20 +34,38 @@ def socket_url(config: HarnessConfig) -> str:
     return f"unix://{config.podman_socket}"
 
 
-def containers_conf(limits: dict[str, tuple[int, int]] | None = None) -> str:
-    """A containers.conf whose default ulimits are this process's own (soft:hard), which
-    the service inherits and runc may set without ``CAP_SYS_RESOURCE``. An unlimited
-    limit is left out: Podman's default is then within it."""
+def build_ulimits(limits: dict[str, tuple[int, int]] | None = None) -> list[str]:
+    """This process's limits as ``name=soft:hard``, which the service inherits and runc
+    may set without ``CAP_SYS_RESOURCE``. An unlimited limit is left out: Podman's default
+    is then within it."""
     limits = limits if limits is not None else own_limits()
-    entries = [f'"{name}={soft}:{hard}"' for name, (soft, hard) in limits.items()
-               if resource.RLIM_INFINITY not in (soft, hard)]
-    return "[containers]\n" + f"default_ulimits = [{', '.join(entries)}]\n"
+    return [f"{name}={soft}:{hard}" for name, (soft, hard) in limits.items()
+            if resource.RLIM_INFINITY not in (soft, hard)]
 
 
-def own_limits() -> dict[str, tuple[int, int]]:
-    """This process's ``nofile`` and ``nproc`` limits (soft, hard)."""
+def containers_conf(limits: dict[str, tuple[int, int]] | None = None) -> str:
+    """A containers.conf giving containers the limits of :func:`build_ulimits` (Podman's
+    builds do not read it: they get theirs with each build request)."""
+    entries = ", ".join(f'"{entry}"' for entry in build_ulimits(limits))
+    return "[containers]\n" + f"default_ulimits = [{entries}]\n"
+
+
+def own_limits(pid_max: Path = Path("/proc/sys/kernel/pid_max")) -> dict[str, tuple[int, int]]:
+    """The ``nofile`` and ``nproc`` limits (soft, hard) the service runs with: this
+    process's, with ``nproc`` at most the kernel's ``pid_max``. Measured here: this
+    process had ``nproc`` 96555, the service it started ran with 32768 (``pid_max``), and
+    a build asking for 96555 failed where 32768 worked."""
+    nproc_soft, nproc_hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    try:
+        most = int(pid_max.read_text().strip())
+    except (OSError, ValueError):
+        most = nproc_hard
     return {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
-            "nproc": resource.getrlimit(resource.RLIMIT_NPROC)}
+            "nproc": (_at_most(nproc_soft, most), _at_most(nproc_hard, most))}
+
+
+def _at_most(limit: int, most: int) -> int:
+    return most if limit == resource.RLIM_INFINITY else min(limit, most)
 
 
 def may_start(config: HarnessConfig) -> bool:
