@@ -109,3 +109,24 @@ def test_podman_in_the_guest_is_refused_with_the_reason(capsys: pytest.CaptureFi
 
     assert main(["run", "gradual", "--engine", "podman", "--vm"]) == 2
     assert "the guest has no Podman yet" in capsys.readouterr().err
+
+
+def test_nproc_is_held_to_the_kernels_pid_max(tmp_path: Path) -> None:
+    # Measured: the harness had nproc 96555, the Podman service it started ran with 32768
+    # (pid_max), and a build asking for 96555 failed ("error setting rlimit type 6").
+    pid_max = tmp_path / "pid_max"
+    pid_max.write_text("32768\n")
+    limits = podman.own_limits(pid_max)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    assert limits["nproc"] == (min(soft, 32768) if soft != resource.RLIM_INFINITY else 32768,
+                               min(hard, 32768) if hard != resource.RLIM_INFINITY else 32768)
+    assert limits["nofile"] == resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def test_the_offline_base_is_imported_with_its_tag_in_the_repository() -> None:
+    # Podman's compat import ignores a separate tag (podman#18597): the tag rides in `repo`.
+    from harness.backends.docker.image import _with_tag
+
+    assert _with_tag("oom-harness/base:bookworm-py311") == "oom-harness/base:bookworm-py311"
+    assert _with_tag("oom-harness/base") == "oom-harness/base:latest"
+    assert _with_tag("registry:5000/base") == "registry:5000/base:latest"
