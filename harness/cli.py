@@ -126,16 +126,13 @@ def cmd_run(args: argparse.Namespace, config: HarnessConfig) -> int:
     scenario = add_monitoring(load_scenario(scenario_file, repeat=args.repeat, changes=changes), args.monitoring,
                               args.rules)
     if args.vm:
-        if args.engine == "podman":
-            raise UsageError("--vm runs the scenario on the guest's Docker 26 engine; the guest has no Podman "
-                             "yet, so --engine podman cannot be combined with --vm")
         if args.backend != "docker":
             raise UsageError("--vm runs the scenario on the guest's Docker engine; it cannot be combined with "
                              f"--backend {args.backend}")
         from harness.vm.session import run_in_guest
 
-        return _publish(run_in_guest(config, scenario, scenario_file, log=_progress), args.out, args.plot,
-                        args.platform)
+        return _publish(run_in_guest(config, scenario, scenario_file, log=_progress, engine=args.engine or ""),
+                        args.out, args.plot, args.platform)
     if scenario.monitoring is not None and args.backend != "docker":
         raise UsageError("monitoring (a Prometheus and Alertmanager beside the target) runs with the docker "
                          f"backend; --backend {args.backend} has none")
@@ -183,6 +180,8 @@ def cmd_sweep(args: argparse.Namespace, config: HarnessConfig) -> int:
     out = Path(args.out) if args.out else Path("results") / f"sweep-{found[0].scenario.name}"
     if args.vm:
         from harness.sweep.inguest import sweep_in_guest
+
+        _docker_only_in_guest(args)
 
         summary = sweep_in_guest(config, file, found, out, args.repeat, args.platform, log=_progress)
     else:
@@ -305,6 +304,12 @@ def _results_in_guest(sources: list[str], config: HarnessConfig) -> list[Scenari
         return [session.run(scenarios[s], files[s]) if s in scenarios else load_result(s) for s in sources]
 
 
+def _docker_only_in_guest(args: argparse.Namespace) -> None:
+    if args.engine == "podman":
+        raise UsageError(f"{args.command} --vm runs on the guest's Docker engine; only `harness run --vm` "
+                         "takes --engine podman")
+
+
 def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Compare two results (or run two scenarios back to back) and give the falsification verdict."""
     import json
@@ -313,6 +318,7 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     from harness.report.files import write_atomic
 
     if args.vm:
+        _docker_only_in_guest(args)
         a, b = _results_in_guest([args.a, args.b], config)
     else:
         a, b = _result_for(args.a, config, args.quiet), _result_for(args.b, config, args.quiet)

@@ -14,10 +14,10 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.attempts import KillingRequests, explain_pair, killing_requests, span
-from harness.matrix.sources import analogue
 from harness.report.table import PLATFORM_HEADERS
 from harness.result import ScenarioResult
 from harness.scenario import format_size
+from harness.sources import analogue
 
 # Not variables of the experiment: what it is called, how often it ran, what it expected.
 IGNORED_SETTINGS = {"name", "description", "repeat", "expect"}

@@ -30,8 +30,8 @@ from typing import Any
 
 from harness.backends.base import LiveStatus
 from harness.evidence import Kill, Observation, RunEvidence, SourceStatus
-from harness.matrix.sources import SOURCE_IDS
 from harness.scenario import Scenario
+from harness.sources import source_ids
 
 FAKE_URL = "http://fake.invalid"
 IDLE = LiveStatus(kills=0, memory_mb=None, allocated_mb=None, exited=False)
@@ -57,7 +57,7 @@ def scripted_evidence(
     """
     unavailable = unavailable or {}
     status = {source: SourceStatus.unavailable(unavailable[source]) if source in unavailable
-              else SourceStatus.ok() for source in SOURCE_IDS}
+              else SourceStatus.ok() for source in source_ids()}
     counter = [Observation("cgroup", t, "oom_kill", True, {"counter": i + 1})
                for i, t in enumerate(kill_times)] if "cgroup" not in unavailable else []
     return RunEvidence(

@@ -2,6 +2,5 @@
 
 from harness.matrix.build import MatrixRow, aggregate, build_matrix, ground_truth
 from harness.matrix.figures import RunFigures, figures
-from harness.matrix.sources import SOURCES
 
-__all__ = ["SOURCES", "MatrixRow", "RunFigures", "aggregate", "build_matrix", "figures", "ground_truth"]
+__all__ = ["MatrixRow", "RunFigures", "aggregate", "build_matrix", "figures", "ground_truth"]

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness import sources
 from harness.evidence import Kill, RunEvidence
 from harness.matrix.claims import pair_kill_lines
-from harness.matrix.sources import BY_ID, SOURCES
 from harness.scenario.fields import VERDICTS, Verdict
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
@@ -74,7 +74,7 @@ def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
     """
     if evidence.available("cgroup") or evidence.available("kernel_log"):
         return len(ooms(evidence)), "cgroup" if evidence.available("cgroup") else "kernel_log"
-    counts = {s.id: _kill_count(evidence, s.id) for s in SOURCES if evidence.available(s.id)}
+    counts = {s.id: _kill_count(evidence, s.id) for s in sources.SOURCES if evidence.available(s.id)}
     best = max(counts, key=lambda k: counts[k], default="none")
     return counts.get(best, 0), f"estimated from {best}"
 
@@ -85,11 +85,11 @@ def build_matrix(evidence: RunEvidence) -> list[MatrixRow]:
     from harness.matrix.alerts import alert_rows
 
     truth, _ = ground_truth(evidence)
-    return [_row(evidence, source.id, truth) for source in SOURCES] + alert_rows(evidence)
+    return [_row(evidence, source.id, truth) for source in sources.SOURCES] + alert_rows(evidence)
 
 
 def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
-    analogue = BY_ID[source].azure_analogue
+    analogue = sources.analogue(source)
     if not evidence.available(source):
         reason = evidence.status.get(source)
         why = reason.reason if reason and reason.reason else "not collected"
@@ -152,10 +152,8 @@ def _kill_count(evidence: RunEvidence, source: str) -> int:
 
 
 def _count_note(source: str, count: int) -> str:
-    kinds = {"console_logs": "kill lines", "client": "failed requests", "health_probe": "outages",
-             "lifecycle_events": "non-zero exits", "restart_count": "restarts", "engine_oom_event": "oom events",
-             "engine_state": "OOMKilled exits", "cgroup": "oom_kill increments", "kernel_log": "OOM killer reports"}
-    return f"{count} {kinds.get(source, 'observations')}"
+    declared = sources.by_id(source)
+    return f"{count} {declared.counts if declared else 'observations'}"
 
 
 def _engine_state_note(evidence: RunEvidence) -> str:

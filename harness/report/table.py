@@ -14,9 +14,9 @@ from harness.evidence import Kill, Observation, RunEvidence
 from harness.matrix import RunFigures
 from harness.matrix.build import MatrixRow
 from harness.matrix.claims import KillLines, nearest_lines, pair_kill_lines
-from harness.matrix.sources import analogue
 from harness.pressure import pressure_report
 from harness.result import RunResult, ScenarioResult
+from harness.sources import analogue
 
 PLATFORM_HEADERS = {"azure": "Azure analogue", "kubernetes": "Kubernetes analogue"}
 RUN_HEADERS = ("run", "kills", "kill at (MB alloc)", "RSS (MB)", "killed PIDs", "new PIDs",

@@ -15,8 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-from harness.scenario.fields import SOURCE_IDS, VERDICTS, FrozenModel, NonBlank, SourceId, Verdict, quoted
+from harness.scenario.fields import VERDICTS, FrozenModel, NonBlank, SourceId, Verdict, quoted
 from harness.scenario.units import quote_value
+from harness.sources import source_ids
 
 # ---------------------------------------------------------------------------------------
 # Expectations
@@ -75,14 +76,15 @@ def _verdict_list(source: str, value: Any) -> list[str]:
 
 
 def _sources_form(value: Any) -> Any:
-    """Check source ids against SOURCE_IDS and make every expected verdict a list."""
+    """Check source ids against the declared sources and make every expected verdict a list."""
     if not isinstance(value, Mapping):
         return value
-    unknown = [source for source in value if source not in SOURCE_IDS]
+    known = source_ids()
+    unknown = [source for source in value if source not in known]
     if unknown:
         noun = "source" if len(unknown) == 1 else "sources"
         raise ValueError(
-            f"unknown {noun} {quoted(unknown)} (expected one of: {', '.join(SOURCE_IDS)})"
+            f"unknown {noun} {quoted(unknown)} (expected one of: {', '.join(known)})"
         )
     return {source: _verdict_list(source, verdicts) for source, verdicts in value.items()}
 

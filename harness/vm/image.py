@@ -33,6 +33,8 @@ SUITE = "trixie"
 PACKAGES = (
     "linux-image-amd64", "systemd-sysv", "udev", "dbus", "kmod", "procps", "iproute2",
     "docker.io", "docker-cli",
+    # Podman's Docker-compatible API service, started by a job that asks for Podman.
+    "podman",
     "python3", "python3-docker", "python3-httpx", "python3-pydantic", "python3-yaml", "python3-tabulate",
     # testcontainers' own dependencies (testcontainers itself is shared from the host's install)
     "python3-dotenv", "python3-wrapt", "python3-typing-extensions",
@@ -86,7 +88,10 @@ DAEMON_JSON = """\
 #: Units that only cost the guest's boot under emulation (2 to 3.5 s each in
 #: systemd-analyze blame): no display, no EFI, no foreign binaries, no logins.
 MASKED_UNITS = ("modprobe@drm.service", "modprobe@efi_pstore.service", "systemd-binfmt.service",
-                "systemd-logind.service", "serial-getty@ttyS0.service")
+                "systemd-logind.service", "serial-getty@ttyS0.service",
+                # Podman's own units: the harness starts Podman's service itself, when a job asks.
+                "podman.socket", "podman-restart.service", "podman-auto-update.timer",
+                "podman-clean-transient.service")
 #: The journal in memory only: no flush to disk on the way to the agent.
 JOURNALD_CONF = """\
 [Journal]
@@ -240,7 +245,7 @@ def _copy_boot_files(root: Path, out: Path) -> str:
 
 
 def _package_versions(root: Path) -> dict[str, str]:
-    wanted = {"linux-image-amd64", "docker.io", "python3", "systemd", "containerd", "runc"}
+    wanted = {"linux-image-amd64", "docker.io", "python3", "systemd", "containerd", "runc", "podman", "crun", "conmon"}
     done = subprocess.run(
         ["dpkg-query", f"--admindir={root / 'var/lib/dpkg'}", "-W", "-f", "${Package} ${Version}\\n"],
         capture_output=True, text=True, timeout=60)

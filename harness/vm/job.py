@@ -15,27 +15,40 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import docker
+
+from harness.config import HarnessConfig
 from harness.vm.agent import write_json
 
 
 def run_job(job: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """A scenario run in this guest: (exit code, result JSON)."""
-    import docker
-
     from harness.backends.docker.backend import DockerBackend, require_images
-    from harness.config import HarnessConfig
     from harness.runner import run_scenario
     from harness.scenario import parse_scenario
 
     scenario = parse_scenario(job["scenario"], job["source"])
     config = replace(HarnessConfig(), image=job["image"], ingress_image=job["ingress_image"], label=job["label"],
-                     monitoring_image=job.get("monitoring_image", HarnessConfig().monitoring_image))
-    client = docker.from_env(timeout=600)
+                     monitoring_image=job.get("monitoring_image", HarnessConfig().monitoring_image),
+                     engine=job.get("engine", ""))
+    client = _client(config)
     require_images(client, config, scenario)
     time_scale = float(job.get("time_scale", 1.0))
     result = run_scenario(scenario, DockerBackend(client, config, log=print, time_scale=time_scale),
                           scenario_file=job["source"], show_progress=True, time_scale=time_scale)
     return (0 if result.passed else 1), result.to_json()
+
+
+def _client(config: HarnessConfig) -> docker.DockerClient:
+    """The guest's Docker engine; with ``engine: podman``, Podman's service, started by the
+    first job that asks for it (the guest is root on Debian) and kept for the next."""
+    if config.engine != "podman":
+        return docker.from_env(timeout=600)
+    from harness.backends.docker.engine import ensure_engine
+
+    client = ensure_engine(replace(config, engine_start_timeout_s=120.0))
+    client.api.timeout = 600
+    return client
 
 
 def run_check(job: dict[str, Any]) -> tuple[int, dict[str, Any]]:

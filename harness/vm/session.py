@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,11 @@ class GuestSession:
         measured = time_scale(float(guest.ready.get("calibration_s", 0.0)), host_calibration_s)
         self.time_scale = config.vm_time_scale if config.vm_time_scale is not None else measured
 
-    def run(self, scenario: Scenario, source: str | None = None) -> ScenarioResult:
-        """Run ``scenario`` in the guest; the result as if run here, with the guest's facts."""
+    def run(self, scenario: Scenario, source: str | None = None, engine: str = "") -> ScenarioResult:
+        """Run ``scenario`` in the guest (on its Docker engine, or with ``engine="podman"``
+        on its Podman); the result as if run here, with the guest's facts."""
         job = {
+            "engine": engine,
             "kind": "run", "scenario": scenario.model_dump(mode="json", by_alias=True),
             "source": source or scenario.name, "image": self.config.image,
             "ingress_image": self.config.ingress_image, "monitoring_image": self.config.monitoring_image,
@@ -138,8 +141,10 @@ def guest_session(
         yield GuestSession(guest, config, host_s, log)
 
 
-def run_in_guest(config: HarnessConfig, scenario: Scenario, source: str | None, log: Log = print) -> ScenarioResult:
-    """One scenario in a freshly booted guest."""
-    with guest_session(config, [scenario], log) as session:
-        return session.run(scenario, source)
+def run_in_guest(config: HarnessConfig, scenario: Scenario, source: str | None, log: Log = print,
+                 engine: str = "") -> ScenarioResult:
+    """One scenario in a freshly booted guest, on the guest's ``engine`` (Docker unless
+    ``podman``). The images are built on this machine's engine, whichever it is."""
+    with guest_session(replace(config, engine=""), [scenario], log) as session:
+        return session.run(scenario, source, engine)
 

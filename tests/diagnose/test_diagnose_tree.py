@@ -19,13 +19,13 @@ from harness.diagnose import (
 )
 from harness.evidence import Kill, MemorySample, Observation, RunEvidence, SourceStatus
 from harness.result import ScenarioResult, load_result
+from harness.sources import source_ids
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
 MIB = 1024 * 1024
 LIMIT = 512 * MIB
 T0 = 1_800_000_000.0  # a minute boundary, so 1-minute points line up with it
-SOURCES = ("cgroup", "kernel_log", "engine_oom_event", "engine_state", "lifecycle_events", "restart_count",
-           "console_logs", "metric_1m_avg", "metric_highres", "client", "health_probe")
+SOURCES = source_ids()
 NOT_ON_A_PLATFORM = ("cgroup", "kernel_log", "engine_oom_event", "metric_highres")
 
 

@@ -104,11 +104,11 @@ def test_every_command_that_reaches_an_engine_takes_engine(command: str) -> None
     assert build_parser().parse_args([*command.split(), "--engine", "podman"]).engine == "podman"
 
 
-def test_podman_in_the_guest_is_refused_with_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
+def test_podman_in_the_guest_is_refused_where_only_docker_runs(capsys: pytest.CaptureFixture[str]) -> None:
     from harness.cli import main
 
-    assert main(["run", "gradual", "--engine", "podman", "--vm"]) == 2
-    assert "the guest has no Podman yet" in capsys.readouterr().err
+    assert main(["sweep", "gradual", "--set", "limits.memory=256Mi", "--engine", "podman", "--vm"]) == 2
+    assert "only `harness run --vm` takes --engine podman" in capsys.readouterr().err
 
 
 def test_nproc_is_held_to_the_kernels_pid_max(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ from matrix_inputs import obs, recorded_evidence
 
 from harness.backends.fake import scripted_evidence
 from harness.evidence import MemorySample, RunEvidence, SourceStatus
-from harness.matrix import SOURCES, MatrixRow, aggregate, build_matrix, ground_truth
+from harness.matrix import MatrixRow, aggregate, build_matrix, ground_truth
 from harness.matrix.build import kill_times, true_peak_bytes, verdict
+from harness.sources import SOURCES
 
 MIB = 2**20
 

@@ -7,8 +7,8 @@ import pytest
 from harness.backends.base import Backend, LiveStatus
 from harness.backends.fake import FAKE_URL, IDLE, FakeBackend, FakeScript, kills_after, scripted_evidence
 from harness.evidence import Observation, RunEvidence
-from harness.matrix.sources import SOURCE_IDS
 from harness.scenario import Scenario, parse_scenario
+from harness.sources import source_ids
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_leaving_the_block_on_an_error_still_closes_the_session(scenario: Scenar
 
 def test_scripted_evidence_marks_sources_and_counts_kills() -> None:
     evidence = scripted_evidence([1.0, 2.0], unavailable={"kernel_log": "no kmsg"})
-    assert set(evidence.status) == set(SOURCE_IDS)
+    assert set(evidence.status) == set(source_ids())
     assert not evidence.available("kernel_log") and evidence.status["kernel_log"].reason == "no kmsg"
     assert [o.detail["counter"] for o in evidence.of("cgroup")] == [1, 2]
     assert [k.t for k in evidence.kills] == [1.0, 2.0]

@@ -12,7 +12,6 @@ from harness.errors import ScenarioError
 from harness.scenario import Scenario, parse_scenario
 from harness.scenario.commands import process_command, target_command
 from harness.scenario.model import (
-    SOURCE_IDS,
     VERDICTS,
     BurstStep,
     Condition,
@@ -27,6 +26,7 @@ from harness.scenario.model import (
     WaitHealthyStep,
     WaitStep,
 )
+from harness.sources import source_ids
 
 MiB = 1024**2
 
@@ -659,12 +659,12 @@ def test_sources_become_lists_of_verdicts() -> None:
 
 
 def test_every_source_id_and_verdict_is_accepted() -> None:
-    sources = {source: list(VERDICTS) for source in SOURCE_IDS}
+    sources = {source: list(VERDICTS) for source in source_ids()}
     assert scenario(expect={"sources": sources}).expect.sources == sources
 
 
 def test_source_and_verdict_tuples() -> None:
-    assert SOURCE_IDS == (
+    assert source_ids() == (
         "cgroup", "kernel_log", "engine_oom_event", "engine_state", "lifecycle_events",
         "restart_count", "console_logs", "metric_1m_avg", "metric_highres", "client",
         "health_probe",
@@ -677,7 +677,7 @@ def test_unknown_source_lists_the_valid_ones() -> None:
         scenario(expect={"sources": {"cgroupp": "visible"}})
     assert str(info.value) == (
         'test.yaml: expect.sources: unknown source "cgroupp" (expected one of: '
-        + ", ".join(SOURCE_IDS)
+        + ", ".join(source_ids())
         + ")"
     )
 

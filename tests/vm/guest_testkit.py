@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The shipped scenarios run in the guest by CI.
 IN_GUEST = ("gradual-alerts", "spike", "pid1-oom-alerts", "blob-buffering", "spike-ingress-retry",
             "gradual-group-kill-alerts", "spike-group-kill", "gradual-uwsgi", "worker-timeout")
+#: The engine scenarios run in the guest on Podman (trixie's Podman 5), once each.
+PODMAN_IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
 # gradual, pid1-oom and gradual-group-kill run as their *-alerts twins, which check every
 # expectation of theirs and the alerting rules besides (gradual once instead of 3 times):
 # the guest's share of CI stays in its time.
@@ -20,10 +22,11 @@ IN_GUEST = ("gradual-alerts", "spike", "pid1-oom-alerts", "blob-buffering", "spi
 # console verdict there depends on scheduling (on the host: 0.10-0.36 s, every run).
 
 
-def keep(result: ScenarioResult) -> None:
-    """Write the result where ``OOM_HARNESS_VM_RESULTS`` says, for the README's figures."""
+def keep(result: ScenarioResult, engine: str = "") -> None:
+    """Write the result where ``OOM_HARNESS_VM_RESULTS`` says, for the README's figures
+    (``NAME.json``, or ``NAME.ENGINE.json`` for a run on another engine than Docker)."""
     folder = os.environ.get("OOM_HARNESS_VM_RESULTS")
     if folder:
-        path = Path(folder) / f"{result.scenario}.json"
+        path = Path(folder) / f"{result.scenario}{'.' + engine if engine else ''}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result.to_json(), indent=1) + "\n")

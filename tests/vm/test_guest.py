@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from guest_testkit import IN_GUEST, ROOT, keep
+from guest_testkit import IN_GUEST, PODMAN_IN_GUEST, ROOT, keep
 
 from harness.scenario import load_scenario
 from harness.vm.session import GuestSession
@@ -39,3 +39,17 @@ def test_shipped_scenario_passes_on_cgroup_v2_and_a_current_docker(guest: GuestS
     assert result.passed, "\n".join(result.failures)
     for run in result.runs:  # the collectors' CPU is a figure of bench/, not a pass condition here
         assert set(run.evidence.facts["collector_cpu_s"]) == {"memory_sampler", "oom_watch"}
+
+
+@pytest.mark.podman
+@pytest.mark.parametrize("name", PODMAN_IN_GUEST)
+def test_shipped_scenario_passes_on_podman_on_cgroup_v2(guest: GuestSession, name: str) -> None:
+    # Once each: Podman's verdicts are the finding, the run-to-run spread is Docker's tests'.
+    path = ROOT / "scenarios" / f"{name}.yaml"
+    result = guest.run(load_scenario(path, repeat=1), str(Path("scenarios") / path.name), engine="podman")
+    keep(result, "podman")
+    engine = result.engine
+    assert engine["name"] == "podman" and int(engine["version"].split(".")[0]) >= 5
+    assert engine["cgroup_version"] == "2"
+    assert result.passed, "\n".join(result.failures)
+    assert result.source("engine_oom_event").verdict == "unavailable"

@@ -21,6 +21,7 @@ from typing import Any
 from harness.backends.azure.exported import LogRow, MetricSeries, ReplicaState
 from harness.collectors import console_logs
 from harness.evidence import Observation, RunEvidence, SourceStatus
+from harness.sources import absent_on_azure
 
 LIFECYCLE = "lifecycle_events"
 ENGINE_STATE = "engine_state"
@@ -28,12 +29,6 @@ RESTART = "restart_count"
 CONSOLE = "console_logs"
 MINUTE = "metric_1m_avg"
 
-PLATFORM_UNAVAILABLE = {
-    "cgroup": "Azure Container Apps does not expose the container's cgroup OOM counter",
-    "kernel_log": "Azure Container Apps does not expose the node's kernel log",
-    "engine_oom_event": "Azure Container Apps publishes no OOM event",
-    "metric_highres": "Azure Monitor metrics are 1-minute at best",
-}
 
 TERMINATIONS = {"containerterminated", "containercrashing", "backoff", "crashloopbackoff"}
 _EXIT_CODE = re.compile(r"exit(?:ed)?(?: with)? code\W{0,3}(-?\d+)", re.IGNORECASE)
@@ -170,7 +165,7 @@ def statuses(collected: Collected) -> dict[str, SourceStatus]:
         reasons = [collected.reasons[p] for p in parts if p in collected.reasons]
         return SourceStatus.unavailable("; ".join(dict.fromkeys(reasons)) or "not collected")
 
-    out = {source: SourceStatus.unavailable(reason) for source, reason in PLATFORM_UNAVAILABLE.items()}
+    out = {source: SourceStatus.unavailable(reason) for source, reason in absent_on_azure().items()}
     out[LIFECYCLE] = status(collected.system_rows is not None, "system_rows")
     out[ENGINE_STATE] = status(collected.system_rows is not None or collected.replicas is not None,
                                "system_rows", "replicas")
