@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from harness.evidence import ClientRequest, Observation, RunEvidence
-from harness.matrix.build import kill_times
 from harness.matrix.claims import pair_kill_lines
+from harness.matrix.truth import ground_truth
 
 
 @dataclass(frozen=True)
@@ -111,11 +111,12 @@ def _attempts_by_id(evidence: RunEvidence) -> dict[str, list[Attempt]]:
     console = evidence.of("console_logs")
     ends = {(o.detail.get("id"), o.detail.get("pid")): o.t for o in console if o.kind == "request_end"}
     starts = [o for o in console if o.kind == "request_start"]
-    sigkills = [(int(o.detail["pid"]), o.t) for o in pair_kill_lines(evidence).true_lines
+    truth = ground_truth(evidence)
+    sigkills = [(int(o.detail["pid"]), o.t) for o in pair_kill_lines(evidence, truth).true_lines
                 if isinstance(o.detail.get("pid"), int)]
     attempts = [Attempt(o.t, int(o.detail["pid"]), ends.get((o.detail.get("id"), o.detail.get("pid"))))
                 for o in starts]
-    killed = _killed_by_pid(attempts, sigkills) if sigkills else _killed_by_time(attempts, kill_times(evidence))
+    killed = _killed_by_pid(attempts, sigkills) if sigkills else _killed_by_time(attempts, truth.times)
     grouped: dict[str, list[Attempt]] = {}
     for obs, attempt, was_killed in zip(starts, attempts, killed, strict=False):
         grouped.setdefault(str(obs.detail["id"]), []).append(replace(attempt, killed=was_killed))

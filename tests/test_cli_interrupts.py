@@ -14,8 +14,8 @@ CHILD = """
 import sys, time
 from harness import cli
 cli.install_signal_handlers()
-print("running", flush=True)
 try:
+    print("running", flush=True)  # inside the try: a Ctrl-C right after it is the run's
     time.sleep(30)
 except KeyboardInterrupt:
     print("cleaning up", flush=True)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from harness.evidence import RunEvidence
 from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, SeriesPoints
-from harness.matrix.build import MatrixRow, kill_times, verdict
+from harness.matrix.build import MatrixRow, verdict
+from harness.matrix.truth import GroundTruth, ground_truth
 from harness.monitoring.kube_metrics import ABSENCE_MEANS, METRIC_NEEDS
 from harness.monitoring.rules import longest_lookback_s
 
@@ -42,12 +43,12 @@ def row_id(rule: str) -> str:
     return f"{PREFIX}{rule}"
 
 
-def alert_rows(evidence: RunEvidence) -> list[MatrixRow]:
+def alert_rows(evidence: RunEvidence, truth: GroundTruth | None = None) -> list[MatrixRow]:
     """The rows of every rule the run's monitoring stack evaluated (none without one)."""
     alerts = evidence.alerts
     if alerts is None:
         return []
-    kills = kill_times(evidence)
+    kills = (truth or ground_truth(evidence)).times
     if not alerts.rules and not alerts.status.available:
         # Your Prometheus could not be read: its rules are not even known, and the row
         # that stands for all of them says why.
@@ -241,7 +242,7 @@ def kill_latencies(evidence: RunEvidence, rule: str) -> list[float | None]:
     if alerts is None:
         return []
     firings = _firings(alerts.notifications, rule)
-    return [kill_latency(kill, firings) for kill in sorted(kill_times(evidence))]
+    return [kill_latency(kill, firings) for kill in ground_truth(evidence).times]
 
 
 def _fired_note(caught: int, truth: int, latencies: Sequence[float], firings: int) -> str:

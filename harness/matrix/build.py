@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import sources
-from harness.evidence import Kill, RunEvidence
+from harness.evidence import RunEvidence
 from harness.matrix.claims import pair_kill_lines
+from harness.matrix.truth import GroundTruth, ground_truth
 from harness.scenario.fields import VERDICTS, Verdict
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
@@ -59,55 +60,35 @@ def _verdict(value: object) -> Verdict:
     raise ValueError(f"unknown verdict {value!r} (expected one of {', '.join(VERDICTS)})")
 
 
-def ooms(evidence: RunEvidence) -> list[Kill]:
-    """The ground-truth kills the matrix counts: each OOM's victim. The processes a group
-    kill (``memory.oom.group``) took with it are kills too, but not OOMs of their own: a
-    source that reports the OOM once (an exit, a restart) has seen all of it."""
-    return [k for k in evidence.kills if not k.group_member]
-
-
-def ground_truth(evidence: RunEvidence) -> tuple[int, str]:
-    """How many kills happened, and which source says so.
-
-    The cgroup counter and the kernel log are the ground truth. A backend that has
-    neither (a cloud platform) falls back to the most kills any source showed.
-    """
-    if evidence.available("cgroup") or evidence.available("kernel_log"):
-        return len(ooms(evidence)), "cgroup" if evidence.available("cgroup") else "kernel_log"
-    counts = {s.id: _kill_count(evidence, s.id) for s in sources.SOURCES if evidence.available(s.id)}
-    best = max(counts, key=lambda k: counts[k], default="none")
-    return counts.get(best, 0), f"estimated from {best}"
-
-
-def build_matrix(evidence: RunEvidence) -> list[MatrixRow]:
+def build_matrix(evidence: RunEvidence, truth: GroundTruth | None = None) -> list[MatrixRow]:
     """The gap matrix of one run: a row per signal source, then one per alerting rule the
     run's monitoring stack evaluated (:mod:`harness.matrix.alerts`)."""
     from harness.matrix.alerts import alert_rows
 
-    truth, _ = ground_truth(evidence)
-    return [_row(evidence, source.id, truth) for source in sources.SOURCES] + alert_rows(evidence)
+    truth = truth or ground_truth(evidence)
+    return [_row(evidence, source.id, truth) for source in sources.SOURCES] + alert_rows(evidence, truth)
 
 
-def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
-    analogue = sources.analogue(source)
+def _row(evidence: RunEvidence, source: str, ground: GroundTruth) -> MatrixRow:
+    analogue, truth = sources.analogue(source), ground.count
     if not evidence.available(source):
         reason = evidence.status.get(source)
         why = reason.reason if reason and reason.reason else "not collected"
         return MatrixRow(source, analogue, None, truth, "unavailable", why)
-    if source == "metric_highres" and (unsampled := _unsampled_kills(evidence)):
+    if source == "metric_highres" and (unsampled := _unsampled_kills(evidence, ground)):
         at = ", ".join(f"+{t - evidence.started_at:.1f} s" for t in unsampled)
         return MatrixRow(source, analogue, None, truth, "unavailable",
                          f"no memory sample within {DROP_BEFORE_S:g} s before and {DROP_AFTER_S:g} s after the kill "
                          f"at {at}: the sampler did not look then (starved of CPU, or the target frozen)")
     if source == "metric_highres":
-        seen, note, under = _highres(evidence)
+        seen, note, under = _highres(evidence, ground)
     elif source == "metric_1m_avg":
-        seen, note, under = _one_minute(evidence)
+        seen, note, under = _one_minute(evidence, ground)
     elif source == "engine_state":
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _engine_state_note(evidence), False
     elif source == "console_logs":
-        return _console_row(evidence, analogue, truth)
+        return _console_row(evidence, analogue, ground)
     else:
         count = _kill_count(evidence, source)
         seen, note, under = min(count, truth), _count_note(source, count), False
@@ -116,9 +97,9 @@ def _row(evidence: RunEvidence, source: str, truth: int) -> MatrixRow:
     return MatrixRow(source, analogue, seen, truth, verdict(seen, truth, under), note)
 
 
-def _console_row(evidence: RunEvidence, analogue: str, truth: int) -> MatrixRow:
+def _console_row(evidence: RunEvidence, analogue: str, ground: GroundTruth) -> MatrixRow:
     """The console's row: its kill lines paired with the kills, false claims counted."""
-    claims = pair_kill_lines(evidence)
+    claims, truth = pair_kill_lines(evidence, ground), ground.count
     count = len(claims.lines)
     if not claims.judged:
         seen = min(count, truth)
@@ -169,16 +150,6 @@ def _engine_state_note(evidence: RunEvidence) -> str:
     return "; ".join(parts)
 
 
-def kill_times(evidence: RunEvidence) -> list[float]:
-    """When the kills happened: the ground-truth kills, else the kill observations of the
-    source the ground truth was estimated from (console logs, on a platform)."""
-    if evidence.kills:
-        return sorted(k.t for k in ooms(evidence))
-    _, source = ground_truth(evidence)
-    source = source.removeprefix("estimated from ")
-    return sorted(o.t for o in evidence.observations if o.source == source and o.kill)
-
-
 def true_peak_bytes(evidence: RunEvidence) -> int | None:
     """The kernel's high-water mark (or the highest sample, if higher: a container that
     restarts takes its cgroup's mark with it, so the last mark read can be an earlier
@@ -192,8 +163,8 @@ def true_peak_bytes(evidence: RunEvidence) -> int | None:
     return int(max(rss) * 2**20) if rss else None
 
 
-def _highres(evidence: RunEvidence) -> tuple[int, str, bool]:
-    seen = sum(1 for t in kill_times(evidence) if _drop_near(evidence, t))
+def _highres(evidence: RunEvidence, truth: GroundTruth) -> tuple[int, str, bool]:
+    seen = sum(1 for t in truth.times if _drop_near(evidence, t))
     sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)
     peak = true_peak_bytes(evidence)
     under = bool(peak and sampled < (1 - PEAK_TOLERANCE) * peak)
@@ -220,19 +191,19 @@ def _around(evidence: RunEvidence, t: float) -> tuple[list[int], list[int]]:
     return before, after
 
 
-def _unsampled_kills(evidence: RunEvidence) -> list[float]:
+def _unsampled_kills(evidence: RunEvidence, truth: GroundTruth) -> list[float]:
     """Kills the sampler could not have shown: no reading in the window before or after.
     A series that did look and shows no drop is a miss; one that did not look is not."""
     if not evidence.samples:
         return []  # no series at all: judged as it always was (a gap with "0 drops")
-    return [t for t in kill_times(evidence) if not all(_around(evidence, t))]
+    return [t for t in truth.times if not all(_around(evidence, t))]
 
 
-def _one_minute(evidence: RunEvidence) -> tuple[int, str, bool]:
+def _one_minute(evidence: RunEvidence, truth: GroundTruth) -> tuple[int, str, bool]:
     points = evidence.one_minute
     if not points:
         return 0, "no 1-minute points", False
-    times = kill_times(evidence)
+    times = truth.times
     seen = 0
     for (start, avg), (_, next_avg) in zip(points, points[1:], strict=False):
         has_kill = any(start <= t < start + 60 for t in times)

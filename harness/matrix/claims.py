@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.evidence import Kill, Observation, RunEvidence
+from harness.matrix.truth import GroundTruth, ground_truth
 
 CONSOLE = "console_logs"
-GROUND_TRUTH = ("cgroup", "kernel_log")
 LINE_BEFORE_S = 2.0  # a line may carry a timestamp this much before the kernel's (clock offsets)
 LINE_AFTER_S = 10.0  # ... and come this long after the kill at most
 NEAREST_LINES = 5  # console lines kept around a kill that no line reported
@@ -56,23 +56,19 @@ class KillLines:
         return next((kill for kill, matched in self.matched if matched is line), None)
 
 
-def has_ground_truth(evidence: RunEvidence) -> bool:
-    """Whether the run's kills come from the cgroup counter or the kernel log."""
-    return any(evidence.available(source) for source in GROUND_TRUTH)
-
-
 def kill_lines(evidence: RunEvidence) -> list[Observation]:
     """The console's kill evidence, in time order."""
     return [o for o in evidence.of(CONSOLE) if o.kill]
 
 
-def pair_kill_lines(evidence: RunEvidence) -> KillLines:
-    """Pair every kill line with the OOM kill it reported, nearest in time first."""
+def pair_kill_lines(evidence: RunEvidence, truth: GroundTruth | None = None) -> KillLines:
+    """Pair every kill line with the OOM kill it reported, nearest in time first; not
+    judged where the kills are only estimated (from the console itself, on a platform)."""
     lines = tuple(kill_lines(evidence))
-    if not has_ground_truth(evidence):
+    truth = truth or ground_truth(evidence)
+    if not truth.measured:
         return KillLines(lines, (), (), (), judged=False)
-    kills = sorted((k for k in evidence.kills if not k.group_member), key=lambda k: k.t)
-    free = list(kills)
+    free = list(truth.kills)
     matched: list[tuple[Kill, Observation]] = []
     false: list[Observation] = []
     for line in lines:

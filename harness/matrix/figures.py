@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.evidence import RunEvidence
-from harness.matrix.build import ground_truth, kill_times, true_peak_bytes
+from harness.matrix.build import true_peak_bytes
 from harness.matrix.claims import pair_kill_lines
+from harness.matrix.truth import GroundTruth, ground_truth
 from harness.units import MIB
 
 
@@ -46,10 +47,10 @@ class RunFigures:
         return cls(**known)
 
 
-def figures(evidence: RunEvidence) -> RunFigures:
+def figures(evidence: RunEvidence, truth: GroundTruth | None = None) -> RunFigures:
     """Compute a run's key figures from its evidence."""
-    kills, source = ground_truth(evidence)
-    first_kill = min(kill_times(evidence), default=None)
+    truth = truth or ground_truth(evidence)
+    kills, source, first_kill = truth.count, truth.source, truth.first
     threshold, rss = _threshold(evidence, first_kill)
     peak = true_peak_bytes(evidence)
     sampled = max((s.usage_bytes or 0 for s in evidence.samples), default=0)

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.evidence import RunEvidence
-from harness.matrix.build import kill_times
+from harness.matrix.truth import ground_truth
 from harness.result import ScenarioResult
 from harness.units import MIB
 
@@ -60,7 +60,7 @@ def _draw_run(ax: Any, evidence: RunEvidence, title: str) -> None:
     _draw_one_minute(ax, evidence, t0, end)
     if evidence.memory_limit_bytes:
         ax.axhline(evidence.memory_limit_bytes / MIB, color="black", linestyle="--", linewidth=0.8, label="limit")
-    for i, t in enumerate(kill_times(evidence)):
+    for i, t in enumerate(ground_truth(evidence).times):
         ax.axvline(t - t0, color="tab:red", linewidth=1.2, label="OOM kill" if i == 0 else None)
     for obs in evidence.of("console_logs"):
         if obs.kind in NEW_PROCESS_KINDS and "pid" in obs.detail:

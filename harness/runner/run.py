@@ -16,7 +16,7 @@ from harness.collectors import console_logs
 from harness.collectors.client import HealthProber, failures_before_first_answer, outages, request_observations
 from harness.errors import EngineLost
 from harness.evidence import ClientRequest, Observation, RunEvidence, SourceStatus
-from harness.matrix import aggregate, build_matrix, figures
+from harness.matrix import aggregate, build_matrix, figures, ground_truth
 from harness.matrix.claims import trim_other_lines
 from harness.result import RunResult, ScenarioResult
 from harness.runner.expect import check_run
@@ -70,8 +70,9 @@ def run_once(
         if exc.run is None:
             raise EngineLost(exc.reason, run) from exc
         raise
-    run_figures = figures(evidence)
-    matrix = build_matrix(evidence)
+    truth = ground_truth(evidence)  # derived once: the figures and every row read it
+    run_figures = figures(evidence, truth)
+    matrix = build_matrix(evidence, truth)
     failures = [f"run {run}: {step_failure}"] if step_failure else []
     expect = scenario.expect.for_engine(engine or {})
     failures += check_run(run, expect, run_figures, matrix, trace_requests(evidence))

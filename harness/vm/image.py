@@ -33,8 +33,9 @@ SUITE = "trixie"
 PACKAGES = (
     "linux-image-amd64", "systemd-sysv", "udev", "dbus", "kmod", "procps", "iproute2",
     "docker.io", "docker-cli",
-    # Podman's Docker-compatible API service, started by a job that asks for Podman.
-    "podman",
+    # Podman's Docker-compatible API service, started by a job that asks for Podman; its
+    # network backend (netavark) sets up published ports with nft and names with aardvark-dns.
+    "podman", "nftables", "aardvark-dns",
     "python3", "python3-docker", "python3-httpx", "python3-pydantic", "python3-yaml", "python3-tabulate",
     # testcontainers' own dependencies (testcontainers itself is shared from the host's install)
     "python3-dotenv", "python3-wrapt", "python3-typing-extensions",

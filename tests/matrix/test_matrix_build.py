@@ -8,7 +8,7 @@ from matrix_inputs import obs, recorded_evidence
 from harness.backends.fake import scripted_evidence
 from harness.evidence import MemorySample, RunEvidence, SourceStatus
 from harness.matrix import MatrixRow, aggregate, build_matrix, ground_truth
-from harness.matrix.build import kill_times, true_peak_bytes, verdict
+from harness.matrix.build import true_peak_bytes, verdict
 from harness.sources import SOURCES
 
 MIB = 2**20
@@ -74,9 +74,10 @@ def test_without_a_kill_every_available_source_says_none() -> None:
 
 
 def test_ground_truth_is_the_cgroup_else_the_kernel_log() -> None:
-    assert ground_truth(scripted_evidence([1.0, 2.0])) == (2, "cgroup")
-    kernel_only = scripted_evidence([1.0], unavailable={"cgroup": "not found"})
-    assert ground_truth(kernel_only) == (1, "kernel_log")
+    truth = ground_truth(scripted_evidence([2.0, 1.0]))
+    assert (truth.count, truth.source, truth.measured, truth.times, truth.first) == (2, "cgroup", True, (1.0, 2.0), 1.0)
+    kernel_only = ground_truth(scripted_evidence([1.0], unavailable={"cgroup": "not found"}))
+    assert (kernel_only.count, kernel_only.source, kernel_only.measured) == (1, "kernel_log", True)
 
 
 def test_ground_truth_falls_back_to_the_source_that_saw_most() -> None:
@@ -85,8 +86,9 @@ def test_ground_truth_falls_back_to_the_source_that_saw_most() -> None:
         [], [obs("console_logs", 10.0), obs("console_logs", 70.0), obs("client", 10.1),
              obs("lifecycle_events", 9.0, "start", kill=False)],
         unavailable={"cgroup": "platform", "kernel_log": "platform", "engine_oom_event": "platform"})
-    assert ground_truth(evidence) == (2, "estimated from console_logs")
-    assert kill_times(evidence) == [10.0, 70.0]
+    truth = ground_truth(evidence)
+    assert (truth.count, truth.source, truth.measured) == (2, "estimated from console_logs", False)
+    assert truth.times == (10.0, 70.0) and truth.kills == ()
     rows = _rows(evidence)
     seen = (rows["console_logs"].verdict, rows["client"].verdict, rows["client"].kills_seen)
     assert seen == ("visible", "partial", 1)
@@ -95,7 +97,8 @@ def test_ground_truth_falls_back_to_the_source_that_saw_most() -> None:
 
 def test_ground_truth_fallback_with_nothing_seen() -> None:
     evidence = scripted_evidence([], unavailable={s.id: "platform" for s in SOURCES})
-    assert ground_truth(evidence) == (0, "estimated from none")
+    truth = ground_truth(evidence)
+    assert (truth.count, truth.source, truth.times, truth.first) == (0, "estimated from none", (), None)
 
 
 def _with_memory(evidence: RunEvidence, samples: list[tuple[float, int]], one_minute: list[tuple[float, float]],
