@@ -72,8 +72,13 @@ def haproxy_config(ingress: Ingress, app_host: str, app_port: int) -> str:
         "    log stdout format raw local0",
         "    maxconn 512",
         "",
+        # The engine's DNS, wherever the proxy's resolv.conf says it is: 127.0.0.11 on
+        # Docker, the network's gateway (aardvark-dns) on Podman 5. With a fixed
+        # 127.0.0.11, where Podman has no DNS, HAProxy answered every request after the
+        # kills with 503 "SC--" (1481 health checks) while the app answered on its own
+        # port (cgroup v2 guest, Podman 5.4.2, spike-ingress-retry).
         "resolvers docker",
-        "    nameserver engine 127.0.0.11:53",
+        "    parse-resolv-conf",
         "    hold valid 1s",
         "",
         "defaults",
