@@ -361,6 +361,14 @@ def cmd_show(args: argparse.Namespace, config: HarnessConfig) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace, config: HarnessConfig) -> int:
+    """Print the JSON Schema of result.json."""
+    from harness.report.schema import result_schema_text
+
+    sys.stdout.write(result_schema_text())
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace, config: HarnessConfig) -> int:
     """List the shipped scenarios, or print one (``show NAME``) to copy and edit."""
     from harness.scenario.catalog import shipped_scenarios, shipped_text
@@ -526,6 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
     scen_show = scen_sub.add_parser("show", help="print a shipped scenario, to copy and edit")
     scen_show.add_argument("name", help="the scenario's name, e.g. gradual")
     scen.set_defaults(func=cmd_scenarios, name=None)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a file the harness writes")
+    schema.add_argument("what", choices=("result",), help="result: result.json")
+    schema.set_defaults(func=cmd_schema)
 
     clean = sub.add_parser("clean", help="remove this user's containers and networks made by the harness")
     clean.add_argument("--all", action="store_true", help="every user's, not only this user's")

@@ -110,8 +110,14 @@ class ScenarioResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
-        """Read a result written by :meth:`to_json`; its schema version is checked first."""
+        """Read a result written by :meth:`to_json`: its schema version is checked first,
+        then its shape against the published schema (:mod:`harness.report.schema`)."""
+        from harness.report.schema import validation_problems
+
         check_schema(data)
+        if problems := validation_problems(data):
+            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise ResultError(f"not a valid {SCHEMA} result: {'; '.join(problems[:3])}{more}")
         runs = [_run_from_json(r) for r in data.get("runs", [])]
         known = {"schema", "scenario", "scenario_file", "passed", "failures", "engine", "settings",
                  "runs", "matrix", "spread"}
