@@ -248,3 +248,14 @@ def test_a_new_guest_image_removes_those_of_earlier_inputs(tmp_path: Path) -> No
         (tmp_path / name).mkdir()
     assert remove_old_images(tmp_path, "85a415f2b9d0b4e2") == [tmp_path / "1958533628be7124"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["85a415f2b9d0b4e2", "guest-abc", "images"]
+
+
+def test_a_kernel_panic_on_the_guests_console_is_recognised() -> None:
+    # Recorded here: the guest's kernel panicked 2.5 s into a boot under emulation (TCG),
+    # in the idle loop; the boot is tried once more.
+    from harness.vm.qemu import first_panic_line, kernel_panicked
+
+    console = (Path(__file__).parents[1] / "data" / "recorded" / "vm" / "panic_console.txt").read_text()
+    assert kernel_panicked(console)
+    assert first_panic_line(console) == "Kernel panic - not syncing: Fatal exception in interrupt"
+    assert not kernel_panicked("[    8.3] systemd[1]: Started docker.service\n")
