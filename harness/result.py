@@ -9,23 +9,23 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.attempts import trace_requests
 from harness.errors import ResultError
 from harness.evidence import (
     TYPED_FACT_KEYS,
-    ClientRequest,
     ContainerState,
-    Kill,
     MemorySample,
-    Observation,
     RunEvidence,
     SourceStatus,
 )
 from harness.evidence.alerts import AlertEvidence
 from harness.matrix import MatrixRow, RunFigures
 from harness.pressure import pressure_report
+
+if TYPE_CHECKING:
+    from harness.report.schema import RunEntry
 
 SCHEMA_NAME = "oom-harness/result"
 SCHEMA_VERSION = 1
@@ -111,21 +111,18 @@ class ScenarioResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioResult:
         """Read a result written by :meth:`to_json`: its schema version is checked first,
-        then its shape against the published schema (:mod:`harness.report.schema`)."""
-        from harness.report.schema import validation_problems
+        then it is read through the published schema (:mod:`harness.report.schema`), which
+        refuses a malformed file naming the field and ignores fields it does not know."""
+        from harness.report.schema import read_result_file
 
         check_schema(data)
-        if problems := validation_problems(data):
-            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-            raise ResultError(f"not a valid {SCHEMA} result: {'; '.join(problems[:3])}{more}")
-        runs = [_run_from_json(r) for r in data.get("runs", [])]
+        file = read_result_file(data)
         known = {"schema", "scenario", "scenario_file", "passed", "failures", "engine", "settings",
                  "runs", "matrix", "spread"}
         return cls(
-            scenario=str(data["scenario"]), scenario_file=data.get("scenario_file"),
-            engine=dict(data.get("engine", {})), runs=runs,
-            matrix=[MatrixRow.from_json(m) for m in data["matrix"]],
-            failures=list(data.get("failures", [])), settings=dict(data.get("settings", {})),
+            scenario=file.scenario, scenario_file=file.scenario_file, engine=dict(file.engine),
+            runs=[_run_from_entry(run) for run in file.runs], matrix=list(file.matrix),
+            failures=list(file.failures), settings=dict(file.settings),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -207,23 +204,16 @@ def _typed_facts(facts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run_from_json(data: dict[str, Any]) -> RunResult:
-    ev = data.get("evidence", {})
+def _run_from_entry(run: RunEntry) -> RunResult:
+    ev = run.evidence
     evidence = RunEvidence(
-        run=int(data["run"]), backend=str(data.get("backend", "unknown")),
-        started_at=float(data.get("started_at", 0)), ended_at=float(data.get("ended_at", 0)),
-        memory_limit_bytes=ev.get("memory_limit_bytes"),
-        observations=[Observation.from_json(o) for o in ev.get("observations", [])],
-        kills=[Kill.from_json(k) for k in ev.get("kills", [])],
-        status={k: SourceStatus(bool(v["available"]), v.get("reason")) for k, v in ev.get("status", {}).items()},
-        samples=[MemorySample(float(t), u, w) for t, u, w in ev.get("samples", [])],
-        highwater_bytes=ev.get("highwater_bytes"),
-        one_minute=[(float(t), float(avg)) for t, avg in ev.get("one_minute", [])],
-        requests=[ClientRequest.from_json(r) for r in ev.get("requests", [])],
-        marks=[(float(t), str(label)) for t, label in ev.get("marks", [])],
-        **_typed_facts(ev.get("facts", {})),
-        alerts=AlertEvidence.from_json(ev["alerts"]) if isinstance(ev.get("alerts"), dict) else None,
-        facts={k: v for k, v in ev.get("facts", {}).items() if k not in TYPED_FACT_KEYS},
+        run=run.run, backend=run.backend, started_at=run.started_at, ended_at=run.ended_at,
+        memory_limit_bytes=ev.memory_limit_bytes, observations=list(ev.observations), kills=list(ev.kills),
+        status={k: SourceStatus(v.available, v.reason) for k, v in ev.status.items()},
+        samples=[MemorySample(t, u, w) for t, u, w in ev.samples], highwater_bytes=ev.highwater_bytes,
+        one_minute=list(ev.one_minute), requests=list(ev.requests), marks=list(ev.marks),
+        **_typed_facts(ev.facts),
+        alerts=AlertEvidence.from_json(ev.alerts) if ev.alerts is not None else None,
+        facts={k: v for k, v in ev.facts.items() if k not in TYPED_FACT_KEYS},
     )
-    return RunResult(evidence, RunFigures.from_json(data.get("figures", {})),
-                     [MatrixRow.from_json(m) for m in data.get("matrix", [])], list(data.get("failures", [])))
+    return RunResult(evidence, run.figures, list(run.matrix), list(run.failures))

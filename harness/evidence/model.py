@@ -37,11 +37,6 @@ class Observation:
         return {"source": self.source, "t": round(self.t, 6), "kind": self.kind,
                 "kill": self.kill, "detail": dict(self.detail)}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Observation:
-        return cls(str(data["source"]), float(data["t"]), str(data["kind"]),
-                   bool(data.get("kill", False)), dict(data.get("detail", {})))
-
 
 @dataclass(frozen=True)
 class Kill:
@@ -72,11 +67,6 @@ class Kill:
         data = asdict(self)
         data["detection_latency_ms"] = self.detection_latency_ms
         return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Kill:
-        return cls(float(data["t"]), data.get("victim_pid"), data.get("victim_name"), data.get("anon_rss_kb"),
-                   data.get("detected_at"), data.get("kernel_t"), group_member=bool(data.get("group_member", False)))
 
 
 @dataclass(frozen=True)
@@ -110,12 +100,6 @@ class ClientRequest:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ClientRequest:
-        """Read back what :meth:`to_json` wrote; fields a later harness added within the
-        schema version are ignored, as every reader of result.json ignores them."""
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from harness import sources
 from harness.evidence import RunEvidence
 from harness.matrix.claims import pair_kill_lines
 from harness.matrix.truth import GroundTruth, ground_truth
-from harness.scenario.fields import VERDICTS, Verdict
+from harness.scenario.fields import Verdict
 
 PEAK_TOLERANCE = 0.10  # a metric peak more than 10 % below the true peak under-reports
 HIGHRES_DROP = 0.25  # a drop of a quarter of the pre-kill level marks a kill in a series
@@ -44,20 +44,6 @@ class MatrixRow:
         return {"source": self.source, "azure_analogue": self.azure_analogue, "kills_seen": self.kills_seen,
                 "ground_truth_kills": self.ground_truth_kills, "verdict": self.verdict, "note": self.note,
                 "false_claims": self.false_claims}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> MatrixRow:
-        return cls(data["source"], data["azure_analogue"], data.get("kills_seen"),
-                   int(data["ground_truth_kills"]), _verdict(data["verdict"]), data.get("note", ""),
-                   int(data.get("false_claims") or 0))
-
-
-def _verdict(value: object) -> Verdict:
-    """A stored verdict, checked against the known ones."""
-    for known in VERDICTS:
-        if value == known:
-            return known
-    raise ValueError(f"unknown verdict {value!r} (expected one of {', '.join(VERDICTS)})")
 
 
 def build_matrix(evidence: RunEvidence, truth: GroundTruth | None = None) -> list[MatrixRow]:

@@ -41,11 +41,6 @@ class RunFigures:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunFigures:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
 
 def figures(evidence: RunEvidence, truth: GroundTruth | None = None) -> RunFigures:
     """Compute a run's key figures from its evidence."""

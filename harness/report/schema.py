@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.evidence import ClientRequest, ContainerState, Kill, Observation
+from harness.errors import ResultError
+from harness.evidence import ClientRequest, Kill, Observation
 from harness.matrix import MatrixRow, RunFigures
 
 #: The ``$id`` of the published schema.
@@ -53,7 +54,6 @@ class EvidenceEntry(_Open):
     marks: list[tuple[float, str]] = Field(description="[t, step label]")
     facts: dict[str, Any]
     alerts: dict[str, Any] | None = Field(default=None, description="the monitoring stack's record, when one ran")
-    final_state: ContainerState | None = None
 
 
 class RunEntry(_Open):
@@ -108,11 +108,30 @@ def result_schema_text() -> str:
     return json.dumps(result_schema(), indent=2, sort_keys=True) + "\n"
 
 
+def read_result_file(data: dict[str, Any]) -> ResultFile:
+    """``data`` read through the schema: the figures, matrix rows, kills, observations,
+    requests as their dataclasses; unknown keys ignored by them.
+
+    Raises:
+        ResultError: ``data`` does not have the published shape (the first problems named).
+    """
+    try:
+        return ResultFile.model_validate(data)
+    except ValidationError as exc:
+        problems = _problems(exc)
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ResultError(f"not a valid oom-harness/result/1 result: {'; '.join(problems[:3])}{more}") from exc
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+
+
 def validation_problems(data: dict[str, Any]) -> list[str]:
     """Where ``data`` does not have the published shape: one line per problem, naming
     the field by its path (``runs.0.evidence.kills``); empty when it has."""
     try:
         ResultFile.model_validate(data)
     except ValidationError as exc:
-        return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        return _problems(exc)
     return []

@@ -15,7 +15,8 @@ RESULT = ROOT / "tests" / "data" / "results" / "pid1-oom-podman5.json"
 
 def test_podman_5_flags_each_pid1_oom_exit_and_has_no_oom_event() -> None:
     result = load_result(RESULT)
-    assert (result.engine["name"], result.engine["version"], result.engine["cgroup_version"]) == ("podman", "5.4.2", "2")
+    engine = result.engine
+    assert (engine["name"], engine["version"], engine["cgroup_version"]) == ("podman", "5.4.2", "2")
     assert (result.source("engine_state").verdict, result.source("engine_state").kills_seen) == ("visible", 4)
     assert result.source("engine_oom_event").verdict == "unavailable"
     assert "no oom event" in result.source("engine_oom_event").note
