@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLATFORMS = ("azure", "kubernetes")
-
 
 @dataclass(frozen=True)
 class Source:
