@@ -334,7 +334,7 @@ def faults_main(args: argparse.Namespace, client: Any, config: HarnessConfig, si
     import tempfile
 
     from harness.faults.inject import FAULTS
-    from harness.faults.judge import Trial
+    from harness.faults.judge import trials_data, trials_from_data
     from harness.faults.trial import run_faults
 
     names = [n for n in FAULTS if n != "none"] if not args.only else [n.strip() for n in args.only.split(",")]
@@ -361,13 +361,13 @@ def faults_main(args: argparse.Namespace, client: Any, config: HarnessConfig, si
                 outcome = session.check("faults", timeout_s=7200.0, faults=names, scenarios=list(FAULT_SCENARIOS),
                                         runs=GUEST_FAULT_RUNS, time_scale=session.time_scale)
                 facts = session.guest.ready.get("engine", {})
-            trials = [Trial.from_json(t) for t in outcome["trials"]]
+            trials = trials_from_data(outcome["trials"])
             eng = {k: facts.get(k) for k in ("version", "cgroup_version", "kernel")}
             runs = GUEST_FAULT_RUNS
         part[side] = {
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "engine": eng,
             "runs_per_fault": runs, "scenarios": list(FAULT_SCENARIOS), "wall_s": round(time.monotonic() - started, 1),
-            "table": fault_table(trials), "trials": [t.to_json() for t in trials],
+            "table": fault_table(trials), "trials": trials_data(trials),
         }
         write_atomic(out, json.dumps(report, indent=2) + "\n")
     print(render_faults(part))

@@ -24,7 +24,7 @@ Where the sentence about which explanation the data supports is made: :func:`exp
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.evidence import ClientRequest, Observation, RunEvidence
@@ -74,9 +74,6 @@ class RequestTrace:
     def sent_by_proxy(self) -> int | None:
         """Attempts the proxy sent (its first plus its retries); None without a proxy line."""
         return None if self.proxy_retries is None else self.proxy_retries + 1
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def trace_requests(evidence: RunEvidence) -> list[RequestTrace]:
@@ -161,6 +158,10 @@ class KillingRequests:
     @property
     def attempts_per_request(self) -> list[int]:
         return [t.attempts or 0 for t in self.traces]
+
+    @property
+    def sent_by_proxy_per_request(self) -> list[int | None]:
+        return [t.sent_by_proxy for t in self.traces]
 
     @property
     def resent_behind_proxy(self) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.config import HarnessConfig
 from harness.errors import HarnessError, UsageError
+from harness.jsondata import to_data
 
 if TYPE_CHECKING:
     from harness.result import ScenarioResult
@@ -192,9 +193,9 @@ def cmd_sweep(args: argparse.Namespace, config: HarnessConfig) -> int:
         capacity = Capacity(float(info.get("NCPU") or os.cpu_count() or 1), int(info.get("MemTotal") or 0),
                             args.parallel or len(found))
         _progress(f"sweep: {len(found)} variants into {out}; {capacity.describe()}")
-        summary = run_sweep(file, found, out, capacity, engine.describe(client).to_json(), args.repeat,
+        summary = run_sweep(file, found, out, capacity, to_data(engine.describe(client)), args.repeat,
                             ("--platform", args.platform), log=_progress)
-    write_atomic(out / "sweep.json", json.dumps(summary.to_json(), indent=2) + "\n")
+    write_atomic(out / "sweep.json", json.dumps(to_data(summary), indent=2) + "\n")
     text = render_sweep(summary)
     write_atomic(out / "sweep.txt", text + "\n")
     print(text)
@@ -234,9 +235,9 @@ def cmd_right_size(args: argparse.Namespace, config: HarnessConfig) -> int:
     started = time.monotonic()
     limit, below, probes = bisect(probe_runner(file, out, args.repeat), high, step, max_bytes, low, log=_progress)
     found = RightSize(scenario.name, file, step, args.repeat, args.headroom / 100, probes, limit, below,
-                      recommend(limit, args.headroom / 100, step), engine.describe(client).to_json(),
+                      recommend(limit, args.headroom / 100, step), to_data(engine.describe(client)),
                       round(time.monotonic() - started, 1))
-    write_atomic(out / "right-size.json", json.dumps(found.to_json(), indent=2) + "\n")
+    write_atomic(out / "right-size.json", json.dumps(to_data(found), indent=2) + "\n")
     print(render_right_size(found))
     print(f"\nwrote {out / 'right-size.json'}")
     return 0
@@ -314,7 +315,7 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Compare two results (or run two scenarios back to back) and give the falsification verdict."""
     import json
 
-    from harness.compare import compare, render_comparison
+    from harness.compare import compare, comparison_data, render_comparison
     from harness.report.files import write_atomic
 
     if args.vm:
@@ -327,7 +328,7 @@ def cmd_compare(args: argparse.Namespace, config: HarnessConfig) -> int:
     text = render_comparison(comparison, platform=platform)
     if args.out:
         out = Path(args.out)
-        write_atomic(out / "compare.json", json.dumps(comparison.to_json(), indent=2) + "\n")
+        write_atomic(out / "compare.json", json.dumps(comparison_data(comparison), indent=2) + "\n")
         markdown = render_comparison(comparison, "github", platform)
         write_atomic(out / "compare.md", "# oom-harness compare\n\n" + markdown + "\n")
     print(text)
@@ -338,11 +339,11 @@ def cmd_diagnose(args: argparse.Namespace, config: HarnessConfig) -> int:
     """Walk the memory-leak playbook's tree on a result file; 0 whatever it concludes."""
     import json
 
-    from harness.diagnose import diagnose, render_diagnosis
+    from harness.diagnose import diagnose, diagnosis_data, render_diagnosis
     from harness.result import load_result
 
     diagnosis = diagnose(load_result(args.result))
-    print(json.dumps(diagnosis.to_json(), indent=2) if args.json else render_diagnosis(diagnosis))
+    print(json.dumps(diagnosis_data(diagnosis), indent=2) if args.json else render_diagnosis(diagnosis))
     return 0
 
 
@@ -362,10 +363,10 @@ def cmd_show(args: argparse.Namespace, config: HarnessConfig) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, config: HarnessConfig) -> int:
-    """Print the JSON Schema of result.json."""
-    from harness.report.schema import result_schema_text
+    """Print the JSON Schema of a file the harness writes (result.json by default)."""
+    from harness.report.schema import schema_text
 
-    sys.stdout.write(result_schema_text())
+    sys.stdout.write(schema_text(args.what))
     return 0
 
 
@@ -536,7 +537,10 @@ def build_parser() -> argparse.ArgumentParser:
     scen.set_defaults(func=cmd_scenarios, name=None)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of a file the harness writes")
-    schema.add_argument("what", choices=("result",), help="result: result.json")
+    schema.add_argument("what", nargs="?", default="result", choices=("result", "sweep", "right-size", "compare",
+                                                                      "diagnose"),
+                        help="result: result.json (the default); sweep: sweep.json; right-size: right-size.json; "
+                             "compare: compare.json; diagnose: harness diagnose --json")
     schema.set_defaults(func=cmd_schema)
 
     clean = sub.add_parser("clean", help="remove this user's containers and networks made by the harness")

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from tabulate import tabulate
 
 from harness.attempts import KillingRequests, explain_pair, killing_requests, span
+from harness.matrix import MatrixRow
 from harness.report.table import PLATFORM_HEADERS
 from harness.result import ScenarioResult
 from harness.scenario import format_size
@@ -57,26 +59,60 @@ class Comparison:
     per_request: tuple[KillingRequests, KillingRequests] | None = None
     per_request_verdict: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "a": {"scenario": self.a.scenario, "passed": self.a.passed, "kills": total_kills(self.a),
-                  "matrix": [r.to_json() for r in self.a.matrix]},
-            "b": {"scenario": self.b.scenario, "passed": self.b.passed, "kills": total_kills(self.b),
-                  "matrix": [r.to_json() for r in self.b.matrix]},
-            "changed": [{"path": c.path, "a": c.a, "b": c.b} for c in self.changes],
-            "verdict": self.verdict,
-            **self._per_request_json(),
-        }
 
-    def _per_request_json(self) -> dict[str, Any]:
-        if self.per_request is None:
-            return {}
-        sides = {key: {"scenario": side.scenario, "ingress_retries": side.retries,
-                       "kills_per_request": side.kills_per_request,
-                       "attempts_per_request": side.attempts_per_request,
-                       "sent_by_ingress_per_request": [t.sent_by_proxy for t in side.traces]}
-                 for key, side in zip(("a", "b"), self.per_request, strict=False)}
-        return {"per_request": {**sides, "verdict": self.per_request_verdict}}
+class _Read(BaseModel):
+    """Read from an object's attributes (and properties), written as JSON."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class SideData(_Read):
+    """One result in ``compare.json``: what it is, whether it passed, its kills and matrix."""
+
+    scenario: str
+    passed: bool
+    kills: int = Field(validation_alias="oom_kills")
+    matrix: list[MatrixRow]
+
+
+class RequestSideData(_Read):
+    """One result's killing requests in ``compare.json`` (runs with an ingress)."""
+
+    scenario: str
+    ingress_retries: int | None = Field(validation_alias="retries")
+    kills_per_request: list[int]
+    attempts_per_request: list[int]
+    sent_by_ingress_per_request: list[int | None] = Field(validation_alias="sent_by_proxy_per_request")
+
+
+class PerRequestData(_Read):
+    a: RequestSideData
+    b: RequestSideData
+    verdict: str | None
+
+
+class ComparisonData(_Read):
+    """``compare.json``: both sides, the settings and engine facts that changed, the
+    verdict and, where an ingress ran, the per-request account."""
+
+    a: SideData
+    b: SideData
+    changed: list[Change]
+    verdict: str
+    per_request: PerRequestData | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+def comparison_data(comparison: Comparison) -> dict[str, Any]:
+    """``comparison`` as ``compare.json`` holds it (JSON data)."""
+    per_request = None
+    if comparison.per_request is not None:
+        side_a, side_b = comparison.per_request
+        per_request = PerRequestData(a=RequestSideData.model_validate(side_a),
+                                     b=RequestSideData.model_validate(side_b), verdict=comparison.per_request_verdict)
+    found = ComparisonData(a=SideData.model_validate(comparison.a), b=SideData.model_validate(comparison.b),
+                           changed=comparison.changes, verdict=comparison.verdict, per_request=per_request)
+    data: dict[str, Any] = found.model_dump(mode="json")
+    return data
 
 
 def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
@@ -91,10 +127,6 @@ def compare(a: ScenarioResult, b: ScenarioResult) -> Comparison:
     verdict = " ".join(part for part in (falsification(a, b, changes), flipped_sources(a, b), what_users_lost(a, b))
                        if part)
     return Comparison(a, b, changes, verdict, per_request, sentence)
-
-
-def total_kills(result: ScenarioResult) -> int:
-    return sum(run.figures.oom_kills for run in result.runs)
 
 
 def settings_diff(a: Any, b: Any, prefix: str = "") -> list[Change]:
@@ -155,7 +187,7 @@ def _where(engine: dict[str, Any]) -> str:
 
 def falsification(a: ScenarioResult, b: ScenarioResult, changes: list[Change]) -> str:
     """The verdict the labs' falsification sections ask for."""
-    kills_a, kills_b = total_kills(a), total_kills(b)
+    kills_a, kills_b = a.oom_kills, b.oom_kills
     runs_a, runs_b = len(a.runs), len(b.runs)
     variables = [c for c in changes if not c.is_procedure]
     changed = "; ".join(c.describe() for c in variables[:6]) or "no variable of the experiment differs"

@@ -102,10 +102,6 @@ class PressureReport:
     verdict: str
     reasons: list[str]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"snapshots": self.snapshots, "table": self.table, "latency": self.latency,
-                "swap": self.swap, "verdict": self.verdict, "reasons": self.reasons}
-
 
 def pressure_report(evidence: RunEvidence) -> PressureReport | None:
     """The pressure analysis of a run, or None when it took no snapshots."""

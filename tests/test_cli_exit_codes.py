@@ -70,12 +70,13 @@ def test_bad_settings_exit_2_before_anything_starts(capsys: pytest.CaptureFixtur
 
 
 def test_show_of_a_sweep_prints_its_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from harness.jsondata import to_data
     from harness.sweep.summary import SweepSummary, outcome_of
 
     outcome = outcome_of(1, "limits.memory=256Mi", {"limits.memory": "256Mi"}, "01-x", 2, 3.0, None, "no engine")
     summary = SweepSummary("gradual", "gradual.yaml", {"limits.memory": ["256Mi"]}, None, "2 CPUs", {}, 3.0,
                            [outcome])
-    (tmp_path / "sweep.json").write_text(json.dumps(summary.to_json()))
+    (tmp_path / "sweep.json").write_text(json.dumps(to_data(summary)))
     assert cli.main(["show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "sweep of gradual" in out and "exit 2: no engine" in out

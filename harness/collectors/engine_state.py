@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.collectors.base import CollectorThread, ThreadedCollector
 from harness.errors import first_line
-from harness.evidence import Observation, SourceStatus
+from harness.evidence import ContainerState, Observation, SourceStatus
 
 STATE = "engine_state"
 RESTARTS = "restart_count"
@@ -163,9 +163,10 @@ class EngineStateCollector(ThreadedCollector[Observation]):
                     self._broken = self._failure(exc)
 
     @property
-    def state(self) -> dict[str, Any]:
+    def state(self) -> ContainerState:
+        """The container's state at the last inspection (every field unknown before one)."""
         with self._lock:
-            return dict(self.tracker.last)
+            return ContainerState(**self.tracker.last)
 
     def _tick(self) -> None:
         self.record()

@@ -15,11 +15,12 @@ The tree decides on the typed answers of :mod:`harness.diagnose.verdicts`; what 
 sees for each of them is written once, in :mod:`harness.diagnose.wording`.
 """
 
-from harness.diagnose.model import LEAK, OTHER, PEAK, Branch, Diagnosis
+from harness.diagnose.model import LEAK, OTHER, PEAK, Branch, Diagnosis, diagnosis_data
 from harness.diagnose.render import render_diagnosis
 from harness.diagnose.tree import diagnose, diagnose_runs
 from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Growth, Killed, Question, Repeat, Shape
 from harness.diagnose.wording import TITLES, WORDS, words
 
 __all__ = ["LEAK", "OTHER", "PEAK", "TITLES", "WORDS", "Answer", "Branch", "Certainty", "Conclusion", "Diagnosis",
-           "Growth", "Killed", "Question", "Repeat", "Shape", "diagnose", "diagnose_runs", "render_diagnosis", "words"]
+           "Growth", "Killed", "Question", "Repeat", "Shape", "diagnose", "diagnose_runs", "diagnosis_data",
+           "render_diagnosis", "words"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from harness.diagnose.verdicts import Answer, Certainty, Conclusion, Question
 from harness.diagnose.wording import TITLES, words
 
@@ -21,7 +23,7 @@ OTHER = Conclusion.OTHER
 FIRM = Certainty.FIRM
 TENTATIVE = Certainty.TENTATIVE
 
-__all__ = ["FIRM", "LEAK", "OTHER", "PEAK", "TENTATIVE", "TITLES", "Branch", "Diagnosis"]
+__all__ = ["FIRM", "LEAK", "OTHER", "PEAK", "TENTATIVE", "TITLES", "Branch", "Diagnosis", "diagnosis_data"]
 
 AnswerT = TypeVar("AnswerT", bound=Answer, covariant=True)
 
@@ -53,11 +55,6 @@ class Branch(Generic[AnswerT]):
         """The answer in words (``yes``, ``no``, ``jump``, ``undecided`` ...)."""
         return words(self.verdict)
 
-    def to_json(self) -> dict[str, Any]:
-        """The branch for ``harness diagnose --json``: its key, and its question and answer in words."""
-        return {"key": self.key.value, "question": self.question, "answer": self.answer,
-                "evidence": list(self.evidence), "undecided": list(self.undecided)}
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -81,6 +78,11 @@ class Diagnosis:
         return words(self.conclusion)
 
     @property
+    def confidence_in_words(self) -> str:
+        """The confidence in words (``firm``, ``tentative``)."""
+        return words(self.confidence)
+
+    @property
     def undecided(self) -> list[str]:
         """What the branches could not decide, in the order they were asked."""
         return list(dict.fromkeys(line for branch in self.branches for line in branch.undecided))
@@ -93,17 +95,39 @@ class Diagnosis:
                 return branch
         raise KeyError(f"no branch {key!r} in this diagnosis")
 
-    def to_json(self) -> dict[str, Any]:
-        """The diagnosis for ``harness diagnose --json``: the conclusion by its id and in
-        words (``title``), the confidence in words, then the branches."""
-        return {
-            "scenario": self.scenario,
-            "backend": self.backend,
-            "runs": self.runs,
-            "conclusion": self.conclusion.value,
-            "title": self.title,
-            "confidence": words(self.confidence),
-            "branches": [b.to_json() for b in self.branches],
-            "advice": list(self.advice),
-            "undecided": self.undecided,
-        }
+
+class BranchData(BaseModel):
+    """A branch as ``harness diagnose --json`` writes it: its key, its question and answer
+    in words, the evidence and what it could not decide."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    key: str
+    question: str
+    answer: str
+    evidence: list[str]
+    undecided: list[str]
+
+
+class DiagnosisData(BaseModel):
+    """``harness diagnose --json``: the conclusion by its id and in words (``title``), the
+    confidence, the branches, the advice and what was left undecided. Read from a
+    :class:`Diagnosis`'s attributes (its words are its properties)."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    scenario: str
+    backend: str
+    runs: int
+    conclusion: str
+    title: str
+    confidence: str = Field(validation_alias="confidence_in_words")
+    branches: list[BranchData]
+    advice: list[str]
+    undecided: list[str]
+
+
+def diagnosis_data(diagnosis: Diagnosis) -> dict[str, Any]:
+    """``diagnosis`` as JSON data (what ``harness diagnose --json`` prints)."""
+    data: dict[str, Any] = DiagnosisData.model_validate(diagnosis).model_dump(mode="json")
+    return data

@@ -16,7 +16,7 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
     """The whole diagnosis as plain text."""
     runs = f"{diagnosis.runs} run{'s' if diagnosis.runs != 1 else ''}"
     parts = [f"diagnosis of {diagnosis.scenario}: {runs} on {diagnosis.backend}",
-             f"conclusion: {words(diagnosis.conclusion)} ({words(diagnosis.confidence)})", ""]
+             f"conclusion: {words(diagnosis.conclusion)} ({diagnosis.confidence_in_words})", ""]
     for number, branch in enumerate(diagnosis.branches, 1):
         parts.append(f"{number}. {words(branch.key)} {words(branch.verdict)}")
         parts += [_item(line, "     - ") for line in branch.evidence]

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.evidence.model import SourceStatus
+from harness.jsondata import Seconds6
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,6 @@ class AlertRule:
     file: str = ""
     group: str = ""
     reads: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "expr": self.expr, "for_s": self.for_s, "origin": self.origin,
-                "file": self.file, "group": self.group, "reads": list(self.reads)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AlertRule:
-        return cls(str(data["name"]), str(data["expr"]), float(data.get("for_s", 0.0)), str(data.get("origin", "")),
-                   str(data.get("file", "")), str(data.get("group", "")), tuple(data.get("reads", ())))
 
 
 def parse_time(text: object) -> float | None:
@@ -60,23 +52,13 @@ def parse_time(text: object) -> float | None:
 class AlertNotification:
     """One alert of one webhook notification, as it arrived."""
 
-    received_t: float
+    received_t: Seconds6
     rule: str
     status: str  # "firing" or "resolved"
     starts_at: float | None
     ends_at: float | None
     fingerprint: str
     labels: Mapping[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"received_t": round(self.received_t, 6), "rule": self.rule, "status": self.status,
-                "starts_at": self.starts_at, "ends_at": self.ends_at, "fingerprint": self.fingerprint,
-                "labels": dict(self.labels)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AlertNotification:
-        return cls(float(data["received_t"]), str(data["rule"]), str(data["status"]), data.get("starts_at"),
-                   data.get("ends_at"), str(data.get("fingerprint", "")), dict(data.get("labels") or {}))
 
 
 def notifications_from_webhook(body: Mapping[str, Any], received_t: float) -> list[AlertNotification]:
@@ -101,13 +83,6 @@ class RuleState:
     pending_at: float | None = None
     firing_at: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "pending_at": self.pending_at, "firing_at": self.firing_at}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RuleState:
-        return cls(str(data["rule"]), data.get("pending_at"), data.get("firing_at"))
-
 
 @dataclass(frozen=True)
 class SeriesPoints:
@@ -116,14 +91,6 @@ class SeriesPoints:
     metric: str
     labels: Mapping[str, str]
     points: tuple[tuple[float, float], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"metric": self.metric, "labels": dict(self.labels), "points": [list(p) for p in self.points]}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SeriesPoints:
-        return cls(str(data["metric"]), dict(data.get("labels") or {}),
-                   tuple((float(t), float(v)) for t, v in data.get("points", [])))
 
 
 @dataclass(frozen=True)
@@ -138,11 +105,6 @@ class AlertEvidence:
     how much past Prometheus was given at start (the series' first values, so ``offset``
     and long windows mean what they say). ``source`` is ``stack`` for the stack the harness
     ran, else which existing Prometheus was read (its series are not the harness's)."""
-
-    @property
-    def own_stack(self) -> bool:
-        return self.source == "stack"
-
 
     profile: Mapping[str, Any]
     rules: tuple[AlertRule, ...]
@@ -159,6 +121,10 @@ class AlertEvidence:
     stack: Mapping[str, Any] = field(default_factory=dict)
     source: str = "stack"
 
+    @property
+    def own_stack(self) -> bool:
+        return self.source == "stack"
+
     def worst_case_s(self) -> float:
         """The longest a rule without ``for`` can take from a kill to its notification
         under the profile (one scrape, two evaluations, Alertmanager's group_wait)."""
@@ -168,30 +134,3 @@ class AlertEvidence:
 
     def state(self, rule: str) -> RuleState:
         return next((s for s in self.states if s.rule == rule), RuleState(rule))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"profile": dict(self.profile), "rules": [r.to_json() for r in self.rules],
-                "notifications": [n.to_json() for n in self.notifications],
-                "states": [s.to_json() for s in self.states], "series": [s.to_json() for s in self.series],
-                "series_absent": dict(self.series_absent),
-                "status": {"available": self.status.available, "reason": self.status.reason},
-                "started_at": self.started_at, "ended_at": self.ended_at, "waited_s": self.waited_s,
-                "wait_bound_s": self.wait_bound_s, "history_s": self.history_s, "stack": dict(self.stack),
-                "source": self.source}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AlertEvidence:
-        status = data.get("status") or {"available": True}
-        return cls(
-            profile=dict(data.get("profile") or {}),
-            rules=tuple(AlertRule.from_json(r) for r in data.get("rules", [])),
-            notifications=tuple(AlertNotification.from_json(n) for n in data.get("notifications", [])),
-            states=tuple(RuleState.from_json(s) for s in data.get("states", [])),
-            series=tuple(SeriesPoints.from_json(s) for s in data.get("series", [])),
-            series_absent=dict(data.get("series_absent") or {}),
-            status=SourceStatus(bool(status.get("available")), status.get("reason")),
-            started_at=float(data.get("started_at", 0.0)), ended_at=float(data.get("ended_at", 0.0)),
-            waited_s=float(data.get("waited_s", 0.0)),
-            wait_bound_s=float(data.get("wait_bound_s", 0.0)), history_s=float(data.get("history_s", 0.0)),
-            stack=dict(data.get("stack") or {}), source=str(data.get("source", "stack")),
-        )

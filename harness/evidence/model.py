@@ -7,8 +7,10 @@ give is ``None`` plus a reason in :class:`SourceStatus`, never 0 or -1.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from harness.jsondata import Seconds6
 
 if TYPE_CHECKING:
     from harness.evidence.alerts import AlertEvidence
@@ -28,14 +30,10 @@ class Observation:
     """
 
     source: str
-    t: float
+    t: Seconds6
     kind: str
     kill: bool = False
     detail: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "t": round(self.t, 6), "kind": self.kind,
-                "kill": self.kill, "detail": dict(self.detail)}
 
 
 @dataclass(frozen=True)
@@ -62,11 +60,6 @@ class Kill:
         if self.detected_at is None or self.kernel_t is None:
             return None
         return max(0.0, (self.detected_at - self.kernel_t) * 1000.0)
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["detection_latency_ms"] = self.detection_latency_ms
-        return data
 
 
 @dataclass(frozen=True)
@@ -98,9 +91,6 @@ class ClientRequest:
     request_id: str | None = None
     body: str | None = None  # the start of an error answer (a proxy's 502 page, say)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class SourceStatus:
@@ -130,13 +120,6 @@ class ContainerState:
     pid: int | None = None
     started_at: str | None = None
     finished_at: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ContainerState:
-        return cls(**{key: data.get(key) for key in cls.__dataclass_fields__})
 
 
 #: The keys of ``result.json``'s ``facts`` that hold the typed facts below (their names
@@ -185,23 +168,6 @@ class RunEvidence:
     health_probe_boot_failures: int | None = None
     alerts: AlertEvidence | None = None
     facts: dict[str, Any] = field(default_factory=dict)
-
-    def typed_facts_json(self) -> dict[str, Any]:
-        """The typed facts under their ``result.json`` keys (the ones known only)."""
-        out: dict[str, Any] = {}
-        if self.engine_label is not None:
-            out["engine"] = self.engine_label
-        if self.final_state is not None:
-            out["final_state"] = self.final_state.to_json()
-        if self.snapshots:
-            out["snapshots"] = self.snapshots
-        if self.health_probes is not None:
-            out["health_probes"] = self.health_probes
-        if self.health_probe_failures is not None:
-            out["health_probe_failures"] = self.health_probe_failures
-        if self.health_probe_boot_failures is not None:
-            out["health_probe_boot_failures"] = self.health_probe_boot_failures
-        return out
 
     def of(self, source: str) -> list[Observation]:
         """Observations of one source, in time order."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import docker
+from pydantic import SerializerFunctionWrapHandler, WrapSerializer
 
 from harness.backends.docker.owner import Owner
 from harness.config import HarnessConfig
 from harness.errors import ResultError
+from harness.jsondata import from_data, to_data
 from harness.result import ScenarioResult, load_result
 
 #: Exit codes the CLI documents for a run that ended as it should: passed, an expectation
@@ -46,17 +48,24 @@ class Trial:
         return (self.exit_code in CLEAR_EXITS and not self.false_gaps and not self.leaks
                 and not self.result.startswith("broken"))
 
-    def to_json(self) -> dict[str, Any]:
-        return {"fault": self.fault, "scenario": self.scenario, "exit_code": self.exit_code,
-                "wall_s": self.wall_s, "result": self.result, "false_gaps": list(self.false_gaps),
-                "leaks": list(self.leaks), "unavailable": list(self.unavailable), "kills": self.kills,
-                "notes": list(self.notes), "ok": self.ok}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Trial:
-        return cls(str(data["fault"]), str(data["scenario"]), data.get("exit_code"), float(data["wall_s"]),
-                   str(data["result"]), tuple(data.get("false_gaps", ())), tuple(data.get("leaks", ())),
-                   tuple(data.get("unavailable", ())), data.get("kills"), tuple(data.get("notes", ())))
+
+def _with_ok(trial: Trial, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    return {**write(trial), "ok": trial.ok}
+
+
+#: A trial as the fault table's JSON writes it: its fields and whether it was clear (read
+#: back, ``ok`` is ignored: it is computed again).
+TrialEntry = Annotated[Trial, WrapSerializer(_with_ok)]
+
+
+def trials_data(trials: Iterable[Trial]) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = to_data(list(trials), list[TrialEntry])
+    return data
+
+
+def trials_from_data(data: object) -> list[Trial]:
+    return from_data(list[Trial], data)
 
 
 def sources_that_saw_every_kill(baseline: Iterable[ScenarioResult]) -> set[str]:

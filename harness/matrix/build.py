@@ -15,7 +15,6 @@ claims, because a reader cannot tell its true lines from its false ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from harness import sources
 from harness.evidence import RunEvidence
@@ -39,11 +38,6 @@ class MatrixRow:
     verdict: Verdict
     note: str = ""
     false_claims: int = 0  # kills the source claimed that did not happen (console kill lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "azure_analogue": self.azure_analogue, "kills_seen": self.kills_seen,
-                "ground_truth_kills": self.ground_truth_kills, "verdict": self.verdict, "note": self.note,
-                "false_claims": self.false_claims}
 
 
 def build_matrix(evidence: RunEvidence, truth: GroundTruth | None = None) -> list[MatrixRow]:

@@ -6,8 +6,7 @@ fills the same observations.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from harness.evidence import RunEvidence
 from harness.matrix.build import true_peak_bytes
@@ -37,9 +36,6 @@ class RunFigures:
     exit_codes: list[int] = field(default_factory=list)
     memory_errors: int = 0
     failure_mode: str = "none"  # oom_kill | memory_error | both | none
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def figures(evidence: RunEvidence, truth: GroundTruth | None = None) -> RunFigures:

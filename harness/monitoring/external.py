@@ -29,6 +29,7 @@ import yaml
 from harness.collectors.base import CollectorThread
 from harness.evidence import SourceStatus
 from harness.evidence.alerts import AlertEvidence, AlertNotification, AlertRule, RuleState, parse_time
+from harness.jsondata import to_data
 from harness.monitoring.profiles import Profile, settle_wait_s
 from harness.monitoring.prometheus import PrometheusApi, PrometheusUnreadable
 from harness.monitoring.rules import metrics_read, parse_duration
@@ -190,7 +191,7 @@ class ExternalAlerting:
         with self._lock:
             seen = tuple(self._seen.values())
         return AlertEvidence(
-            profile=self.profile.to_json(), rules=self.rules, notifications=seen, states=states, status=status,
+            profile=to_data(self.profile), rules=self.rules, notifications=seen, states=states, status=status,
             series_absent=absent,
             started_at=self.started_at, ended_at=time.time(), waited_s=self.waited_s,
             wait_bound_s=self.wait_bound_s, source=f"your Prometheus at {self.prometheus_url}",

@@ -10,8 +10,8 @@ result with the latencies they gave.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from harness.evidence.alerts import AlertRule
@@ -39,9 +39,6 @@ class Profile:
         the rule's ``for``, Alertmanager's ``group_wait``, and delivery slack."""
         return (self.scrape_interval_s + 2 * self.evaluation_interval_s + for_s + self.group_wait_s
                 + DELIVERY_SLACK_S)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 PROFILES: dict[ProfileName, Profile] = {

@@ -1,29 +1,53 @@
-"""The published shape of ``result.json`` (schema ``oom-harness/result/1``), as a pydantic
-model: ``harness schema result`` prints its JSON Schema, and every result read back is
-checked against it before it is turned into the result model, so a malformed file is
-refused with the field that is wrong.
+"""``result.json`` (schema ``oom-harness/result/1``): its published shape as a pydantic
+model, and the one place a result is written to it and read from it. ``harness schema
+result`` prints its JSON Schema; every result read back is checked against it first, so a
+malformed file is refused with the field that is wrong.
 
 Within a schema version fields may be added, never removed or renamed: every object here
-takes unknown keys (a later harness's fields) and ignores them when reading; fields added
-after the first results were written are optional. A result of a newer version is refused
-before this model is consulted (:func:`harness.result.check_schema`).
+takes unknown keys (a later harness's fields); the file's top level keeps them, the
+records inside ignore them when reading. Fields added after the first results were
+written are optional. A result of a newer version is refused before this model is
+consulted (:func:`harness.result.check_schema`).
 
-The pieces whose JSON is their dataclass's fields (figures, matrix rows, kills,
-observations, requests, the container's state) are described by those dataclasses; the
-rest spells out how ``result.json`` writes them (samples as ``[t, usage, working set]``,
-marks as ``[t, label]``).
+The records (figures, matrix rows, kills, observations, requests, the container's state,
+the alerting record, the pressure report, the request traces) are their dataclasses,
+written and read by pydantic from their fields (:mod:`harness.jsondata`); what the file
+writes otherwise is spelled out here: samples as ``[t, usage, working set]``, marks as
+``[t, label]``, a kill with its detection latency, the typed facts among ``facts``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    WrapSerializer,
+)
 
+from harness.attempts import RequestTrace, trace_requests
 from harness.errors import ResultError
-from harness.evidence import ClientRequest, Kill, Observation
+from harness.evidence import (
+    TYPED_FACT_KEYS,
+    ClientRequest,
+    ContainerState,
+    Kill,
+    MemorySample,
+    Observation,
+    RunEvidence,
+    SourceStatus,
+)
+from harness.evidence.alerts import AlertEvidence
+from harness.jsondata import from_data, problems, to_data
 from harness.matrix import MatrixRow, RunFigures
+from harness.pressure import PressureReport, pressure_report
+from harness.result import SCHEMA, RunResult, ScenarioResult, check_schema
 
 #: The ``$id`` of the published schema.
 SCHEMA_ID = "https://oom-harness.invalid/schema/result/1"
@@ -35,9 +59,17 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-class SourceStatusEntry(_Open):
-    available: bool
-    reason: str | None = None
+def _with_latency(kill: Kill, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    """A kill as written: its fields and how long after the kernel's line it was noticed."""
+    return {**write(kill), "detection_latency_ms": kill.detection_latency_ms}
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+#: A kill in the file (the latency is written for readers; reading ignores it).
+KillEntry = Annotated[Kill, WrapSerializer(_with_latency)]
 
 
 class EvidenceEntry(_Open):
@@ -45,20 +77,26 @@ class EvidenceEntry(_Open):
 
     memory_limit_bytes: int | None
     highwater_bytes: int | None = None
-    status: dict[str, SourceStatusEntry]
-    kills: list[Kill]
+    status: dict[str, SourceStatus]
+    kills: list[KillEntry]
     observations: list[Observation]
     one_minute: list[tuple[float, float]] = Field(description="[minute start, average bytes]")
     samples: list[tuple[float, int | None, int | None]] = Field(description="[t, usage bytes, working set bytes]")
     requests: list[ClientRequest]
     marks: list[tuple[float, str]] = Field(description="[t, step label]")
     facts: dict[str, Any]
-    alerts: dict[str, Any] | None = Field(default=None, description="the monitoring stack's record, when one ran")
+    alerts: AlertEvidence | None = Field(default=None, exclude_if=_absent,
+                                         description="the monitoring stack's record, when one ran")
 
 
 class RunEntry(_Open):
-    """One run: its figures, its matrix, its failed expectations and its evidence."""
+    """One run: its figures, its matrix, its failed expectations and its evidence (the
+    pressure report and the request traces first, where the run has them)."""
 
+    pressure: PressureReport | None = Field(default=None, exclude_if=_absent,
+                                            description="memory pressure between the run's snapshots")
+    per_request: list[RequestTrace] | None = Field(default=None, exclude_if=_absent,
+                                                   description="the notable requests, followed into the app")
     run: int
     backend: str
     started_at: float
@@ -71,8 +109,6 @@ class RunEntry(_Open):
     matrix: list[MatrixRow]
     failures: list[str]
     evidence: EvidenceEntry
-    pressure: dict[str, Any] | None = None
-    per_request: list[dict[str, Any]] | None = None
 
 
 class SpreadEntry(_Open):
@@ -104,13 +140,75 @@ def result_schema() -> dict[str, Any]:
     return ResultFile.model_json_schema(by_alias=True)
 
 
+#: The files the harness writes whose JSON Schema ``harness schema`` prints, and where.
+SCHEMA_FILES = {"result": "result.json", "sweep": "sweep.json", "right-size": "right-size.json",
+                "compare": "compare.json", "diagnose": "harness diagnose --json"}
+
+
+def schema_of(kind: str) -> dict[str, Any]:
+    """The JSON Schema of one of :data:`SCHEMA_FILES`: as read back for the files a
+    command reads again (result, sweep), as written for the others."""
+    from harness.compare import ComparisonData
+    from harness.diagnose.model import DiagnosisData
+    from harness.sweep.rightsize import RightSize
+    from harness.sweep.summary import SweepSummary
+
+    if kind == "result":
+        return result_schema()
+    found: dict[str, Any]
+    if kind == "sweep":
+        found = TypeAdapter(SweepSummary).json_schema()
+    elif kind == "right-size":
+        found = TypeAdapter(RightSize).json_schema(mode="serialization")
+    elif kind == "compare":
+        found = ComparisonData.model_json_schema(mode="serialization")
+    elif kind == "diagnose":
+        found = DiagnosisData.model_json_schema(mode="serialization")
+    else:
+        raise ValueError(f"no schema {kind!r} (one of {', '.join(SCHEMA_FILES)})")
+    return {"title": f"oom-harness {SCHEMA_FILES[kind]}", **found}
+
+
+def schema_text(kind: str = "result") -> str:
+    return json.dumps(schema_of(kind), indent=2, sort_keys=True) + "\n"
+
+
 def result_schema_text() -> str:
-    return json.dumps(result_schema(), indent=2, sort_keys=True) + "\n"
+    return schema_text("result")
+
+
+def result_data(result: ScenarioResult) -> dict[str, Any]:
+    """``result`` as ``result.json`` holds it (JSON data)."""
+    file = ResultFile(
+        schema=SCHEMA, scenario=result.scenario, scenario_file=result.scenario_file, passed=result.passed,
+        failures=result.failures, engine=result.engine, settings=result.settings,
+        runs=[_run_entry(run) for run in result.runs], matrix=result.matrix,
+        spread={key: SpreadEntry(**spread) for key, spread in result.spread().items()},
+        **result.extra,
+    )
+    data: dict[str, Any] = file.model_dump(mode="json", by_alias=True)
+    return data
+
+
+def result_from_data(data: dict[str, Any]) -> ScenarioResult:
+    """A result read from ``result.json``'s data: its schema version is checked first, then
+    its shape (the file's top-level keys this harness does not know are kept in ``extra``).
+
+    Raises:
+        ResultError: not a harness result, a newer version, or not the published shape
+            (the first problems named by their fields).
+    """
+    check_schema(data)
+    file = read_result_file(data)
+    return ScenarioResult(
+        scenario=file.scenario, scenario_file=file.scenario_file, engine=dict(file.engine),
+        runs=[_run_result(run) for run in file.runs], matrix=list(file.matrix),
+        failures=list(file.failures), settings=dict(file.settings), extra=dict(file.model_extra or {}),
+    )
 
 
 def read_result_file(data: dict[str, Any]) -> ResultFile:
-    """``data`` read through the schema: the figures, matrix rows, kills, observations,
-    requests as their dataclasses; unknown keys ignored by them.
+    """``data`` read through the schema.
 
     Raises:
         ResultError: ``data`` does not have the published shape (the first problems named).
@@ -118,20 +216,53 @@ def read_result_file(data: dict[str, Any]) -> ResultFile:
     try:
         return ResultFile.model_validate(data)
     except ValidationError as exc:
-        problems = _problems(exc)
-        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ResultError(f"not a valid oom-harness/result/1 result: {'; '.join(problems[:3])}{more}") from exc
+        found = problems(exc)
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        raise ResultError(f"not a valid oom-harness/result/1 result: {'; '.join(found[:3])}{more}") from exc
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+def _run_entry(run: RunResult) -> RunEntry:
+    ev, fig = run.evidence, run.figures
+    notable = [trace for trace in trace_requests(ev) if trace.notable]
+    return RunEntry(
+        run=ev.run, backend=ev.backend, started_at=ev.started_at, ended_at=ev.ended_at,
+        oom_kills=fig.oom_kills, kill_threshold_mb=fig.kill_threshold_mb, peak_mb=fig.peak_mb,
+        peak_1m_avg_mb=fig.peak_1m_avg_mb, figures=fig, matrix=run.matrix, failures=run.failures,
+        evidence=EvidenceEntry(
+            memory_limit_bytes=ev.memory_limit_bytes, highwater_bytes=ev.highwater_bytes, status=ev.status,
+            kills=ev.kills, observations=ev.observations, one_minute=ev.one_minute,
+            samples=[(round(s.t, 4), s.usage_bytes, s.working_set_bytes) for s in ev.samples],
+            requests=ev.requests, marks=ev.marks, facts={**ev.facts, **_typed_facts_data(ev)}, alerts=ev.alerts,
+        ),
+        pressure=pressure_report(ev), per_request=notable or None,
+    )
 
 
-def validation_problems(data: dict[str, Any]) -> list[str]:
-    """Where ``data`` does not have the published shape: one line per problem, naming
-    the field by its path (``runs.0.evidence.kills``); empty when it has."""
-    try:
-        ResultFile.model_validate(data)
-    except ValidationError as exc:
-        return _problems(exc)
-    return []
+def _typed_facts_data(ev: RunEvidence) -> dict[str, Any]:
+    """The typed facts under their ``facts`` keys (the ones known only)."""
+    typed: dict[str, Any] = {
+        "engine": ev.engine_label, "final_state": to_data(ev.final_state) if ev.final_state else None,
+        "snapshots": ev.snapshots or None, "health_probes": ev.health_probes,
+        "health_probe_failures": ev.health_probe_failures,
+        "health_probe_boot_failures": ev.health_probe_boot_failures,
+    }
+    return {key: value for key, value in typed.items() if value is not None}
+
+
+def _run_result(run: RunEntry) -> RunResult:
+    ev = run.evidence
+    facts = ev.facts
+    state = facts.get("final_state")
+    evidence = RunEvidence(
+        run=run.run, backend=run.backend, started_at=run.started_at, ended_at=run.ended_at,
+        memory_limit_bytes=ev.memory_limit_bytes, observations=list(ev.observations), kills=list(ev.kills),
+        status=dict(ev.status), samples=[MemorySample(t, u, w) for t, u, w in ev.samples],
+        highwater_bytes=ev.highwater_bytes, one_minute=list(ev.one_minute), requests=list(ev.requests),
+        marks=list(ev.marks), engine_label=facts.get("engine"),
+        final_state=from_data(ContainerState, state) if isinstance(state, dict) else None,
+        snapshots=list(facts.get("snapshots") or []), health_probes=facts.get("health_probes"),
+        health_probe_failures=facts.get("health_probe_failures"),
+        health_probe_boot_failures=facts.get("health_probe_boot_failures"),
+        alerts=ev.alerts, facts={k: v for k, v in facts.items() if k not in TYPED_FACT_KEYS},
+    )
+    return RunResult(evidence, run.figures, list(run.matrix), list(run.failures))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError
@@ -65,13 +65,11 @@ class RightSize:
     recommended_bytes: int
     engine: dict[str, Any]
     wall_s: float
+    schema: str = SCHEMA  # written into right-size.json, so a reader knows the version first
 
     @property
     def at_limit(self) -> Probe:
         return next(p for p in self.probes if p.limit_bytes == self.limit_bytes)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **asdict(self)}
 
 
 ProbeRun = Callable[[int], Probe]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultError
+from harness.jsondata import from_data
 from harness.result import ScenarioResult
 
 SCHEMA = "oom-harness/sweep/1"
@@ -70,23 +71,15 @@ class SweepSummary:
     engine: dict[str, Any]
     wall_s: float
     variants: list[VariantOutcome]
+    schema: str = SCHEMA  # written into sweep.json, so a reader knows the version first
 
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **asdict(self)}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SweepSummary:
-        """Read a summary; unknown fields are ignored within the schema's version."""
-        if data.get("schema") != SCHEMA:
-            raise ResultError(f"not a sweep summary of this version (schema {data.get('schema')!r}, "
-                              f"expected {SCHEMA})")
-        known = set(VariantOutcome.__dataclass_fields__)
-        return cls(
-            scenario=str(data["scenario"]), scenario_file=str(data["scenario_file"]),
-            settings=dict(data["settings"]), repeat=data.get("repeat"), capacity=str(data.get("capacity", "")),
-            engine=dict(data.get("engine", {})), wall_s=float(data["wall_s"]),
-            variants=[VariantOutcome(**{k: v for k, v in item.items() if k in known}) for item in data["variants"]],
-        )
+def read_summary(data: dict[str, Any]) -> SweepSummary:
+    """A summary from ``sweep.json``'s data; unknown fields are ignored within the
+    schema's version, another version is refused."""
+    if data.get("schema") != SCHEMA:
+        raise ResultError(f"not a sweep summary of this version (schema {data.get('schema')!r}, expected {SCHEMA})")
+    return from_data(SweepSummary, data)
 
 
 def load_summary(path: str | Path) -> SweepSummary:
@@ -95,7 +88,7 @@ def load_summary(path: str | Path) -> SweepSummary:
     if file.is_dir():
         file = file / "sweep.json"
     try:
-        return SweepSummary.from_json(json.loads(file.read_text()))
+        return read_summary(json.loads(file.read_text()))
     except ResultError as exc:
         raise ResultError(f"{file}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

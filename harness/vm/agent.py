@@ -45,6 +45,7 @@ def prepare(images: Path) -> dict[str, Any]:
     import docker
 
     from harness.backends.docker.engine import describe
+    from harness.jsondata import to_data
     from harness.vm.speed import calibrate
 
     client = docker.from_env(timeout=900)  # a load under emulation takes longer than the 60 s default
@@ -69,7 +70,7 @@ def prepare(images: Path) -> dict[str, Any]:
                            stdout=subprocess.DEVNULL)
             loaded[f"podman:{tar.name}"] = round(time.monotonic() - started, 1)
     return {
-        "engine": describe(client).to_json(),
+        "engine": to_data(describe(client)),
         "images_loaded_s": loaded,
         "calibration_s": calibrate(),
         "uptime_s": float(Path("/proc/uptime").read_text().split()[0]),

@@ -137,6 +137,7 @@ def faults(job: dict[str, Any]) -> dict[str, Any]:
     import docker
 
     from harness.config import HarnessConfig
+    from harness.faults.judge import trials_data
     from harness.faults.trial import run_faults
 
     time_scale = float(job.get("time_scale", 1.0))
@@ -145,7 +146,7 @@ def faults(job: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oom-harness-faults-") as work:
         trials = run_faults(list(job["faults"]), list(job["scenarios"]), int(job["runs"]), Path(work), client,
                             HarnessConfig(), time_scale=time_scale, log=lambda line: print(line, flush=True))
-    return {"passed": all(t.ok for t in trials), "trials": [t.to_json() for t in trials]}
+    return {"passed": all(t.ok for t in trials), "trials": trials_data(trials)}
 
 
 def boot_profile(job: dict[str, Any]) -> dict[str, Any]:

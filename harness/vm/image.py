@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import procs
@@ -113,10 +113,6 @@ class GuestImage:
     initrd: Path
     kernel_release: str
     packages: dict[str, str]  # name -> version, for the result's facts
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
 
 
 def image_digest() -> str:

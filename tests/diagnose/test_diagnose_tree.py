@@ -15,6 +15,7 @@ from harness.diagnose import (
     Diagnosis,
     diagnose,
     diagnose_runs,
+    diagnosis_data,
     render_diagnosis,
 )
 from harness.evidence import Kill, MemorySample, Observation, RunEvidence, SourceStatus
@@ -238,7 +239,7 @@ def test_memory_error_without_a_kill_is_said_not_hidden() -> None:
 
 
 def test_the_diagnosis_is_json(gradual: ScenarioResult) -> None:
-    data = json.loads(json.dumps(diagnose(gradual).to_json()))
+    data = json.loads(json.dumps(diagnosis_data(diagnose(gradual))))
     assert data["conclusion"] == "leak_suspicion"
     assert data["title"] == "leak suspicion"
     assert data["runs"] == 3

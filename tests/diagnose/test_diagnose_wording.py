@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from harness.diagnose import diagnose, render_diagnosis, verdicts, wording
+from harness.diagnose import diagnose, diagnosis_data, render_diagnosis, verdicts, wording
 from harness.diagnose.model import Branch
 from harness.diagnose.tree import conclude
 from harness.diagnose.verdicts import Certainty, Conclusion, Growth, Killed, Question, Repeat, Shape
@@ -67,7 +67,7 @@ def test_rewording_changes_what_is_said_not_what_is_decided(monkeypatch: pytest.
     text = render_diagnosis(after)
     assert "conclusion: <leak> (<firm>)" in text
     assert "4. <repeat> <in_every_run>" in text
-    data = after.to_json()
+    data = diagnosis_data(after)
     assert (data["conclusion"], data["title"], data["confidence"]) == ("leak_suspicion", "<leak>", "<firm>")
     assert data["branches"][3]["answer"] == "<in_every_run>"
 

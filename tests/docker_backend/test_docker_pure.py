@@ -27,6 +27,7 @@ from harness.backends.docker.image import (
 )
 from harness.config import HarnessConfig
 from harness.errors import EngineError, ImageError, ScenarioError
+from harness.jsondata import to_data
 from harness.scenario import Scenario, parse_scenario
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "recorded"
@@ -216,7 +217,7 @@ class _Client:
 def test_describe_reads_the_recorded_engine() -> None:
     info = describe(_Client())  # type: ignore[arg-type]
     assert info == EngineInfo("docker", "20.10.24+dfsg1", "1.41", "1", "cgroupfs", "6.18.44-fc-v669")
-    assert info.to_json()["cgroup_driver"] == "cgroupfs"
+    assert to_data(info)["cgroup_driver"] == "cgroupfs"
 
 
 def test_podmans_docker_compatible_api_is_named_podman() -> None:

@@ -14,6 +14,7 @@ import pytest
 from harness.backends.docker.reaper import ensure_reaper, reaper_disabled
 from harness.config import HarnessConfig
 from harness.faults.inject import FAULTS
+from harness.faults.judge import trials_data
 from harness.faults.trial import run_faults
 from harness.pytest_plugin import in_ci
 
@@ -25,7 +26,7 @@ def test_gradual_under_every_fault_ends_clearly_with_no_false_gap_and_no_leak(
 ) -> None:
     faults = [name for name in FAULTS if name != "none"]
     trials = run_faults(faults, ["gradual"], 1, tmp_path, docker_client, harness_config, log=lambda line: None)
-    failed = [t.to_json() for t in trials if not t.ok]
+    failed = trials_data(t for t in trials if not t.ok)
     assert not failed, failed
     by_fault = {t.fault: t for t in trials}
     assert by_fault["none"].exit_code == 0 and by_fault["none"].kills

@@ -20,7 +20,7 @@ from harness.attempts import (
     span,
     trace_requests,
 )
-from harness.compare import compare, render_comparison
+from harness.compare import compare, comparison_data, render_comparison
 from harness.evidence import ClientRequest, Kill, Observation, RunEvidence, SourceStatus
 from harness.matrix import build_matrix, figures
 from harness.report.markdown import render_markdown
@@ -97,7 +97,7 @@ def test_the_pair_supports_the_retrying_ingress(retry: ScenarioResult, off: Scen
     assert "Which explanation: The data supports the retrying-ingress explanation" in text
     row = next(line for line in text.splitlines() if line.startswith("B: spike-ingress-retry"))
     assert row.split()[-5:] == ["5", "2", "6", "6", "6"]
-    data = comparison.to_json()["per_request"]
+    data = comparison_data(comparison)["per_request"]
     assert data["a"]["kills_per_request"] == [1, 1] and data["b"]["kills_per_request"] == [6, 6]
     assert data["b"]["sent_by_ingress_per_request"] == [6, 6]
     # The order of the two results does not change the conclusion.
@@ -109,7 +109,7 @@ def test_compare_without_an_ingress_has_no_per_request_section() -> None:
     comparison = compare(spike, spike)
     assert comparison.per_request is None
     assert "Which explanation" not in render_comparison(comparison)
-    assert "per_request" not in comparison.to_json()
+    assert "per_request" not in comparison_data(comparison)
 
 
 def test_reports_show_the_per_request_table(retry: ScenarioResult) -> None:

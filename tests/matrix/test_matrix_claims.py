@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from matrix_inputs import obs, recorded_evidence
-from pydantic import TypeAdapter
 
 from harness.attempts import trace_requests
 from harness.backends.fake import scripted_evidence
 from harness.evidence import ClientRequest, Kill
+from harness.jsondata import from_data, to_data
 from harness.matrix import MatrixRow, aggregate, build_matrix, figures
 from harness.matrix.build import verdict
 from harness.matrix.claims import nearest_lines, pair_kill_lines, trim_other_lines
@@ -104,11 +104,10 @@ def test_the_aggregate_adds_false_claims_and_stays_misleading() -> None:
 
 def test_the_row_reads_back_with_its_false_claims() -> None:
     row = _console(recorded_evidence("gunicorn_timeout"))
-    data = row.to_json()
-    read = TypeAdapter(MatrixRow).validate_python  # as result.json is read (harness.report.schema)
-    assert data["false_claims"] == 1 and read(data) == row
+    data = to_data(row)  # as result.json writes and reads it (harness.report.schema)
+    assert data["false_claims"] == 1 and from_data(MatrixRow, data) == row
     del data["false_claims"]  # a result written before the field existed
-    assert read(data).false_claims == 0
+    assert from_data(MatrixRow, data).false_claims == 0
 
 
 def test_nearest_lines_and_trimming_keep_the_context_of_unexplained_kills_only() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.compare import compare, render_comparison
-from harness.diagnose import diagnose
+from harness.diagnose import diagnose, diagnosis_data
 from harness.result import load_result
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
@@ -33,7 +33,7 @@ def test_a_guest_result_reads_back_and_diagnoses_like_any_other() -> None:
     assert guest.engine["host"]["accel"] == "tcg" and guest.engine["time_scale"] > 1
     assert guest.source("engine_state").verdict == "visible"
     assert "set while the container kept running" in guest.source("engine_state").note
-    assert diagnose(guest).to_json()["conclusion"]
+    assert diagnosis_data(diagnose(guest))["conclusion"]
 
 
 def test_show_prints_a_stored_result_with_kubernetes_analogues(capsys: pytest.CaptureFixture[str]) -> None:

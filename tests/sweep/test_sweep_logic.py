@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError, ScenarioError, UsageError
+from harness.errors import HarnessError, ResultError, ScenarioError, UsageError
+from harness.jsondata import to_data
 from harness.scenario import load_scenario
 from harness.scenario.overrides import Setting, apply
 from harness.sweep.rightsize import MIB, Probe, bisect, recommend
 from harness.sweep.schedule import Capacity, Demand, admits, demand
-from harness.sweep.summary import SweepSummary, outcome_of
+from harness.sweep.summary import SweepSummary, outcome_of, read_summary
 from harness.sweep.variants import variants
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -135,8 +136,11 @@ def test_a_sweep_summary_reads_back_and_ignores_fields_added_later() -> None:
     outcome = outcome_of(1, "limits.memory=256Mi", {"limits.memory": "256Mi"}, "01-x", 2, 3.04, None, "no engine")
     summary = SweepSummary("gradual", "gradual.yaml", {"limits.memory": ["256Mi"]}, None, "2 CPUs", {}, 3.0,
                            [outcome])
-    data = summary.to_json()
+    data = to_data(summary)
+    assert data["schema"] == "oom-harness/sweep/1"
     data["variants"][0]["added_later"] = 1
     data["added_later"] = True
-    assert SweepSummary.from_json(data) == summary
+    assert read_summary(data) == summary
+    with pytest.raises(ResultError, match="not a sweep summary of this version"):
+        read_summary({**data, "schema": "oom-harness/sweep/2"})
     assert not outcome.ran and outcome.wall_s == 3.0

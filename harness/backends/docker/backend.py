@@ -41,6 +41,7 @@ from harness.collectors.memory import MemorySampler, one_minute_averages
 from harness.config import HarnessConfig
 from harness.errors import EngineError, EngineLost, HarnessError, ScenarioError, first_line
 from harness.evidence import ContainerState, RunEvidence, SourceStatus
+from harness.jsondata import to_data
 from harness.monitoring import kube_metrics
 from harness.monitoring.external import ExternalAlerting
 from harness.monitoring.kube_metrics import Exit, Identity, KubeView, fresh_view
@@ -214,7 +215,7 @@ class DockerBackend:
     def describe(self) -> dict[str, Any]:
         if self._info is None:
             self._info = describe(self.client)
-        return self._info.to_json()
+        return dict(to_data(self._info))
 
     @contextmanager
     def launch(self, scenario: Scenario, run: int) -> Iterator[DockerSession]:
@@ -368,7 +369,7 @@ class DockerSession:
         sample = self.sampler.latest()
         memory_mb = sample.usage_bytes / MIB if sample and sample.usage_bytes is not None else None
         state = self.state.state
-        exited = state.get("status") in ("exited", "dead")
+        exited = state.status in ("exited", "dead")
         return LiveStatus(self._kills_now(), memory_mb, self.console.allocated_mb, exited, self._engine_lost())
 
     def _engine_lost(self) -> str | None:
@@ -406,7 +407,7 @@ class DockerSession:
         starts = [o.t for o in lifecycle if o.kind == "start"]
         state = self.state.state
         sample = self.sampler.latest()
-        restarts = state.get("restart_count")
+        restarts = state.restart_count
         return KubeView(
             identity=identity,
             oom_events=kube_metrics.oom_events([t for t, k in zip(kernel_times, kernel, strict=True)
@@ -414,9 +415,9 @@ class DockerSession:
             working_set_bytes=sample.working_set_bytes if sample and self.sampler.status().available else None,
             restarts=int(restarts) if restarts is not None else None,
             last_terminated_reason=kube_metrics.last_terminated_reason(exits, starts, kill_times),
-            waiting_reason=kube_metrics.waiting_reason(state.get("status"), exits[-1].exit_code if exits else None,
+            waiting_reason=kube_metrics.waiting_reason(state.status, exits[-1].exit_code if exits else None,
                                                        restarts),
-            engine_readable=self.state.status().available and bool(state),
+            engine_readable=self.state.status().available and state != ContainerState(),
             exits_readable=self.events.status().available and (kernel_ok or self.oom.status().available),
         )
 
@@ -470,7 +471,7 @@ class DockerSession:
             one_minute=one_minute_averages(samples, working[0] if working else None,
                                            working[-1] if working else None),
             engine_label=self.engine_label,
-            final_state=ContainerState.from_json(self.state.state),
+            final_state=self.state.state,
             alerts=alerts,
             facts={"container_id": self.container.id[:12], "cgroup": self._cgroup_fact(),
                    "oom_watch_wakes": self.oom.wakes,

@@ -47,16 +47,6 @@ class EngineInfo:
     cgroup_driver: str
     kernel: str
 
-    def to_json(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "api_version": self.api_version,
-            "cgroup_version": self.cgroup_version,
-            "cgroup_driver": self.cgroup_driver,
-            "kernel": self.kernel,
-        }
-
 
 ENGINES = ("docker", "podman")
 

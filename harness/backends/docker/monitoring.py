@@ -33,6 +33,7 @@ from harness.config import HarnessConfig
 from harness.errors import EngineError, ScenarioError, first_line
 from harness.evidence import SourceStatus
 from harness.evidence.alerts import AlertEvidence, AlertRule, RuleState, SeriesPoints
+from harness.jsondata import to_data
 from harness.monitoring import kube_metrics
 from harness.monitoring.exporter import MetricsExporter
 from harness.monitoring.kube_metrics import KubeView
@@ -362,7 +363,7 @@ class MonitoringStack:
             except PrometheusUnreadable as exc:
                 status = SourceStatus.unavailable(f"Prometheus could not be read at the end: {exc}")
         return AlertEvidence(
-            profile=self.profile.to_json(), rules=self.rules, notifications=tuple(self.receiver.snapshot()),
+            profile=to_data(self.profile), rules=self.rules, notifications=tuple(self.receiver.snapshot()),
             states=states, series=series, series_absent=dict(self._series_absent), status=status,
             started_at=self.started_at, ended_at=time.time(), waited_s=self.waited_s, wait_bound_s=self.wait_bound_s,
             history_s=self.history_s, stack=self._facts())
