@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.evidence import RunEvidence
-from harness.units import MIB
-
-KIB = 1024
+from harness.units import KIB, MIB
 
 Getter = Callable[[dict[str, Any]], float | None]
 

@@ -19,7 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from harness.scenario.units import MiB, parse_duration, parse_size, quote_value
+from harness.scenario.units import parse_duration, parse_size, quote_value
+from harness.units import MIB
 
 #: A signal source's id: one of :data:`harness.sources.SOURCES`, checked where the scenario
 #: names one (``expect.sources``), against the list as declared when the file is read.
@@ -29,7 +30,7 @@ Verdict = Literal["visible", "partial", "gap", "misleading", "unavailable", "non
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 LAB_IMAGE = "labapp"
-MIN_MEMORY = 6 * MiB  # Docker refuses a smaller --memory.
+MIN_MEMORY = 6 * MIB  # Docker refuses a smaller --memory.
 MAX_TIMEOUT = 3600.0
 
 

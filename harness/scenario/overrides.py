@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import UsageError
+from harness.errors import UsageError, first_line
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _scalar(raw: str, text: str) -> Any:
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise UsageError(f"--set {text}: {raw!r} is not a value ({str(exc).splitlines()[0]})") from None
+        raise UsageError(f"--set {text}: {raw!r} is not a value ({first_line(exc)})") from None
 
 
 def _set(data: dict[str, Any], setting: Setting, value: Any) -> None:

@@ -16,19 +16,16 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-KiB = 1024
-MiB = 1024**2
-GiB = 1024**3
-TiB = 1024**4
+from harness.units import GIB, KIB, MIB, TIB
 
 # Every spelling of a unit, lower-cased, to its multiplier in bytes.
 _SIZE_UNITS: dict[str, int] = {
     "": 1,
     "b": 1,
-    **{spelling: KiB for spelling in ("k", "ki", "kb", "kib")},
-    **{spelling: MiB for spelling in ("m", "mi", "mb", "mib")},
-    **{spelling: GiB for spelling in ("g", "gi", "gb", "gib")},
-    **{spelling: TiB for spelling in ("t", "ti", "tb", "tib")},
+    **{spelling: KIB for spelling in ("k", "ki", "kb", "kib")},
+    **{spelling: MIB for spelling in ("m", "mi", "mb", "mib")},
+    **{spelling: GIB for spelling in ("g", "gi", "gb", "gib")},
+    **{spelling: TIB for spelling in ("t", "ti", "tb", "tib")},
 }
 
 _DURATION_UNITS: dict[str, float] = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -129,7 +126,7 @@ def format_size(n: int) -> str:
     """
     if isinstance(n, bool) or n < 0:
         raise ValueError(f"cannot format {quote_value(n)} as a size")
-    for unit, name in ((TiB, "TiB"), (GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+    for unit, name in ((TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")):
         if n >= unit:
             number = f"{n / unit:.2f}".rstrip("0").rstrip(".")
             return f"{number} {name}"

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from harness.config import HarnessConfig
@@ -26,6 +27,9 @@ from harness.vm.image import GuestImage, Log, require_tool, run_step
 
 #: A clean shutdown of the guest (engine stopped, disks unmounted) under emulation.
 POWER_OFF_TIMEOUT_S = 180.0
+#: The bound on the boot that loads the images (boot plus loads into Docker and Podman):
+#: 252 to 354 s measured under TCG on an idle 2-core machine, over 420 s on a busy one.
+PREPARE_BOOT_TIMEOUT_S = 1200.0
 PREFIX = "images-"
 TEMPORARY = re.compile(r"^images-[0-9a-f]{16}\.qcow2\.tmp-(\d+)$")
 
@@ -58,7 +62,8 @@ def prepare_loaded_disk(config: HarnessConfig, image: GuestImage, tars: list[Pat
         run_step([qemu_img, "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.disk.resolve()),
                   str(temporary)], "qemu-img create of the guest's image disk", 60)
         log(f"vm: loading {len(tars)} image(s) into the guest's engine once, for every later boot ...")
-        with Guest(config, image, tars, log, disk=temporary, writable=True) as guest:
+        loading = replace(config, vm_boot_timeout_s=max(config.vm_boot_timeout_s, PREPARE_BOOT_TIMEOUT_S))
+        with Guest(loading, image, tars, log, disk=temporary, writable=True) as guest:
             guest.power_off(POWER_OFF_TIMEOUT_S)
         temporary.rename(final)
     finally:

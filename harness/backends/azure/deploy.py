@@ -18,8 +18,8 @@ from harness.backends.azure.errors import AzureError
 from harness.backends.azure.settings import AzureSettings
 from harness.scenario import Scenario
 from harness.scenario.commands import target_command
+from harness.units import GIB
 
-GIB = 1024**3
 TAG = "oom-harness"
 MAX_NAME = 32  # Container App names: lower-case letters, digits and '-', at most 32
 REGISTRY_SECRET = "registry-password"

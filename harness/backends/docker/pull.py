@@ -16,6 +16,8 @@ import socket
 import time
 from urllib.parse import urlencode, urlparse
 
+from harness.errors import first_line
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
@@ -38,7 +40,7 @@ def pull_within(tag: str, timeout_s: float, api_version: str, docker_host: str |
     except TimeoutError:
         return f"timed out after {timeout_s:g} s"
     except (OSError, http.client.HTTPException) as exc:
-        return f"the engine's answer broke off: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}"
+        return f"the engine's answer broke off: {first_line(exc, 160)}"
     finally:
         conn.close()  # also ends the engine's pull when the time ran out
 
