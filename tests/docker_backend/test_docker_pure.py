@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from docker.errors import DockerException
 
 from harness.backends.docker.backend import container_spec
 from harness.backends.docker.container import LabContainer, managed_container
-from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files
+from harness.backends.docker.engine import EngineInfo, describe, remove_stale_pid_files, require_memory_limits
 from harness.backends.docker.image import (
     LabSources,
     assemble_context,
@@ -225,6 +226,19 @@ def test_podmans_docker_compatible_api_is_named_podman() -> None:
     # it answers Docker's API 1.41 and names itself only among the version's components.
     info = describe(_Client(folder=RECORDED / "podman"))  # type: ignore[arg-type]
     assert info == EngineInfo("podman", "4.3.1", "1.41", "1", "cgroupfs", "6.18.44-fc-v1252")
+
+
+def test_rootless_podman_on_cgroup_v1_is_refused_before_a_container_starts() -> None:
+    # Recorded from a rootless `podman system service` (podman 4.3.1, an ordinary user,
+    # cgroup v1): it says Rootless, and ignored a 128 MB limit (640 MB were allocated).
+    info = describe(_Client(folder=RECORDED / "podman" / "rootless"))  # type: ignore[arg-type]
+    assert (info.name, info.cgroup_version, info.rootless) == ("podman", "1", True)
+    with pytest.raises(EngineError, match=r"gradual: podman 4\.3\.1 runs rootless on cgroup v1, where memory limits "
+                                          r"are not applied.*run it rootful"):
+        require_memory_limits("gradual", info)
+    # Not refused on cgroup v2, where a delegated memory controller applies limits (not measured here).
+    require_memory_limits("gradual", replace(info, cgroup_version="2"))
+    require_memory_limits("gradual", describe(_Client(folder=RECORDED / "podman")))  # type: ignore[arg-type]
 
 
 def test_describe_turns_engine_errors_into_engine_error() -> None:

@@ -1,6 +1,8 @@
 """Podman as the engine, the way a user gets it: ``harness setup --engine podman`` (installs
 Debian's podman as root, starts its API service on the harness's socket, builds the images
-there without a registry), then every shipped engine scenario with ``--engine podman``.
+there without a registry), then every shipped engine scenario with ``--engine podman``, and
+the alerting scenarios that run on cgroup v1 (the monitoring stack reads Podman's containers
+as it reads Docker's).
 
 Each run must pass its file's expectations, which say what Podman shows where it differs
 from Docker (``on_engine: podman<5``), and name the engine in its result; the engine's own
@@ -25,6 +27,8 @@ from harness.pytest_plugin import in_ci
 pytestmark = [pytest.mark.engine, pytest.mark.podman]
 
 SCENARIOS = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
+#: gradual-group-kill-alerts needs cgroup v2 (memory.oom.group): not on this machine.
+ALERTING = ("gradual-alerts", "pid1-oom-alerts")
 
 
 def _harness(*args: str, cwd: Path, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
@@ -50,7 +54,7 @@ def test_setup_names_the_engine_it_started(podman_ready: str) -> None:
     assert "image: oom-harness/labapp:latest" in podman_ready
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", SCENARIOS + ALERTING)
 def test_a_shipped_scenario_passes_on_podman(podman_ready: str, name: str, tmp_path: Path,
                                              harness_config: HarnessConfig) -> None:
     run = _harness("run", name, "--engine", "podman", "--repeat", "1", "--quiet", "--out", "out", cwd=tmp_path)
@@ -61,6 +65,8 @@ def test_a_shipped_scenario_passes_on_podman(podman_ready: str, name: str, tmp_p
     rows = {row["source"]: row for row in result["matrix"]}
     assert rows["engine_oom_event"]["verdict"] == "unavailable"
     assert "no oom event" in rows["engine_oom_event"]["note"]
+    if name in ALERTING:
+        assert rows["alert:ContainerOomEvent"]["verdict"] == "visible", rows["alert:ContainerOomEvent"]
     _assert_nothing_left_on_podman(harness_config)
 
 

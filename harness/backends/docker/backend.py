@@ -19,7 +19,7 @@ from harness import cgroupfs
 from harness.backends.base import LiveStatus
 from harness.backends.docker import oomgroup
 from harness.backends.docker.container import ContainerSpec, LabContainer
-from harness.backends.docker.engine import EngineInfo, describe
+from harness.backends.docker.engine import EngineInfo, describe, require_memory_limits
 from harness.backends.docker.image import Log, build_lab_image
 from harness.backends.docker.ingress import (
     APP_ALIAS,
@@ -212,16 +212,22 @@ class DockerBackend:
         ensure_reaper(self.client, self.config, self.log)
         self._engine_ready = True
 
-    def describe(self) -> dict[str, Any]:
+    def engine_info(self) -> EngineInfo:
+        """What the engine says about itself (asked once)."""
         if self._info is None:
             self._info = describe(self.client)
-        return dict(to_data(self._info))
+        return self._info
+
+    def describe(self) -> dict[str, Any]:
+        return dict(to_data(self.engine_info()))
 
     @contextmanager
     def launch(self, scenario: Scenario, run: int) -> Iterator[DockerSession]:
         run_id = uuid.uuid4().hex[:12]
+        info = self.engine_info()
+        require_memory_limits(scenario.name, info)
         if scenario.limits.oom_group:
-            oomgroup.require_cgroup_v2(scenario.name, str(self.describe().get("cgroup_version")))
+            oomgroup.require_cgroup_v2(scenario.name, info.cgroup_version)
         self._prepare_engine()
         spec = container_spec(scenario, self.config, run_id)
         kmsg = kernel_log.KernelLogCollector()

@@ -46,6 +46,7 @@ class EngineInfo:
     cgroup_version: str
     cgroup_driver: str
     kernel: str
+    rootless: bool = False  # runs as an ordinary user (Podman's ``Rootless``, Docker's ``name=rootless``)
 
 
 ENGINES = ("docker", "podman")
@@ -120,7 +121,24 @@ def describe(client: docker.DockerClient) -> EngineInfo:
         cgroup_version=str(info.get("CgroupVersion", "unknown")),
         cgroup_driver=str(info.get("CgroupDriver", "unknown")),
         kernel=str(info.get("KernelVersion", "unknown")),
+        rootless=bool(info.get("Rootless")) or any("name=rootless" in str(opt)
+                                                   for opt in info.get("SecurityOptions") or ()),
     )
+
+
+def require_memory_limits(scenario_name: str, info: EngineInfo) -> None:
+    """Refuse an engine that would not hold the container to its memory limit: no cgroup
+    OOM kill could happen there, and every row of the matrix would read as a miss.
+
+    Raises:
+        EngineError: the engine runs rootless on cgroup v1.
+    """
+    if info.rootless and info.cgroup_version == "1":
+        raise EngineError(
+            f"{scenario_name}: {info.name} {info.version} runs rootless on cgroup v1, where memory limits are not "
+            "applied (rootless Podman 4.3.1 here: 'Resource limits are not supported and ignored on cgroups V1 "
+            "rootless systems'; a container under a 128 MB limit allocated 640 MB), so no OOM kill can happen: "
+            "run it rootful (as root: harness setup --engine podman) or on cgroup v2 (--vm)")
 
 
 def engine_name(version: dict[str, Any]) -> str:
