@@ -113,13 +113,13 @@ class PerRequest(FrozenModel):
 
 
 _ENGINE_SPEC = re.compile(r"^(?:(?P<name>docker|podman)(?P<op>>=|<|==)(?P<major>\d+)(?:\.(?P<minor>\d+))?"
-                          r"|cgroup=v(?P<cgroup>[12]))$")
+                          r"|cgroup=v(?P<cgroup>[12])|(?P<emulated>emulated))$")
 
 
 def _engine_spec(value: str) -> str:
     if not _ENGINE_SPEC.match(value):
         raise ValueError(f"{quote_value(value)} is not an engine condition "
-                         "(docker>=24, docker<24, docker==26.1, podman<5, cgroup=v1 or cgroup=v2)")
+                         "(docker>=24, docker<24, docker==26.1, podman<5, cgroup=v1, cgroup=v2 or emulated)")
     return value
 
 
@@ -132,12 +132,17 @@ def engine_matches(spec: str, engine: Mapping[str, Any]) -> bool:
     """Whether an engine (a result's ``engine``: name, version, cgroup_version) meets ``spec``.
 
     ``docker>=24`` or ``podman<5`` compares the named engine's major (and minor, when
-    given) versions; ``cgroup=v2`` the cgroup version. An engine that does not say its
-    version meets no version condition.
+    given) versions; ``cgroup=v2`` the cgroup version; ``emulated`` holds for an engine in
+    a guest under software emulation (qemu's TCG, where everything runs several times
+    slower: a timing finding can differ there). An engine that does not say its version
+    meets no version condition.
     """
     match = _ENGINE_SPEC.match(spec)
     if match is None:
         return False
+    if match["emulated"]:
+        host = engine.get("host")
+        return isinstance(host, Mapping) and host.get("accel") == "tcg"
     if match["cgroup"]:
         return str(engine.get("cgroup_version", "")) == match["cgroup"]
     if str(engine.get("name", "")) != match["name"]:
@@ -163,7 +168,7 @@ class Expectations(FrozenModel):
 
     ``per_request`` is keyed by the name of an ``http`` or ``burst`` step; ``alerts`` by
     the name of an alerting rule (its row's verdict). ``on_engine``
-    is keyed by an engine condition (``docker>=24``, ``podman<5``, ``cgroup=v2``): where a finding is
+    is keyed by an engine condition (``docker>=24``, ``podman<5``, ``cgroup=v2``, ``emulated``): where a finding is
     true on some engines only, the scenario says what each shows, and the expectations of
     every condition the run's engine meets replace the general ones, key by key.
     """

@@ -3,6 +3,7 @@ stale folders, the shared-folder log follower, and engine conditions in expectat
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from harness.vm.image import configure_root, image_digest
 from harness.vm.qemu import _follow, choose_accel, remove_stale_folders
 from harness.vm.speed import time_scale
 
+ROOT = Path(__file__).resolve().parents[2]
 DOCKER_20 = {"name": "docker", "version": "20.10.24+dfsg1", "cgroup_version": "1"}
 DOCKER_26 = {"name": "docker", "version": "26.1.5+dfsg1", "cgroup_version": "2"}
 
@@ -67,6 +69,16 @@ def test_engine_conditions() -> None:
     assert engine_matches("docker<24", DOCKER_20) and engine_matches("docker==26.1", DOCKER_26)
     assert engine_matches("cgroup=v2", DOCKER_26) and not engine_matches("cgroup=v2", DOCKER_20)
     assert not engine_matches("docker>=24", {"name": "azure-container-apps"})
+
+
+def test_emulated_holds_for_a_guest_under_tcg_only() -> None:
+    guest = json.loads((ROOT / "tests" / "data" / "results" / "gradual-v2.json").read_text())["engine"]
+    assert guest["host"]["accel"] == "tcg" and engine_matches("emulated", guest)
+    assert not engine_matches("emulated", {**guest, "host": {**guest["host"], "accel": "kvm"}})
+    assert not engine_matches("emulated", DOCKER_20) and not engine_matches("emulated", DOCKER_26)
+    gradual = load_scenario(ROOT / "scenarios" / "gradual.yaml").expect
+    assert gradual.for_engine(guest).allowed_verdicts("client") == ("gap", "visible")
+    assert gradual.for_engine(DOCKER_20).allowed_verdicts("client") == ("gap",)
 
 
 def test_engine_expectations_replace_the_general_ones_key_by_key() -> None:
