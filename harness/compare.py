@@ -27,7 +27,7 @@ IGNORED_SETTINGS = {"name", "description", "repeat", "expect"}
 PROCEDURE_SETTINGS = {"steps", "settle", "run_timeout", "sample_interval"}
 SIZE_SETTINGS = {"limits.memory", "limits.memory_swap", "limits.address_space"}
 # Where a result ran: a finding is true only on the engines and kernels it was seen on.
-ENGINE_FACTS = ("name", "version", "cgroup_version", "cgroup_driver", "kernel")
+ENGINE_FACTS = ("name", "version", "cgroup_version", "cgroup_driver", "kernel", "rootless")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class ComparisonData(_Read):
     b: SideData
     changed: list[Change]
     verdict: str
-    per_request: PerRequestData | None = Field(default=None, exclude_if=lambda value: value is None)
+    per_request: PerRequestData | None = None  # written only where an ingress ran
 
 
 def comparison_data(comparison: Comparison) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def comparison_data(comparison: Comparison) -> dict[str, Any]:
                                      b=RequestSideData.model_validate(side_b), verdict=comparison.per_request_verdict)
     found = ComparisonData(a=SideData.model_validate(comparison.a), b=SideData.model_validate(comparison.b),
                            changed=comparison.changes, verdict=comparison.verdict, per_request=per_request)
-    data: dict[str, Any] = found.model_dump(mode="json")
+    data: dict[str, Any] = found.model_dump(mode="json", exclude={"per_request"} if per_request is None else None)
     return data
 
 

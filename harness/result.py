@@ -9,16 +9,11 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import ResultError
-from harness.evidence import (
-    RunEvidence,
-)
+from harness.evidence import RunEvidence
 from harness.matrix import MatrixRow, RunFigures
-
-if TYPE_CHECKING:
-    pass
 
 SCHEMA_NAME = "oom-harness/result"
 SCHEMA_VERSION = 1

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from harness.evidence.alerts import AlertEvidence
 
 
-
 @dataclass(frozen=True)
 class Observation:
     """One timestamped thing a signal source reported.

@@ -49,7 +49,6 @@ class Trial:
                 and not self.result.startswith("broken"))
 
 
-
 def _with_ok(trial: Trial, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
     return {**write(trial), "ok": trial.ok}
 
@@ -60,11 +59,13 @@ TrialEntry = Annotated[Trial, WrapSerializer(_with_ok)]
 
 
 def trials_data(trials: Iterable[Trial]) -> list[dict[str, Any]]:
+    """The trials as the fault table's JSON holds them (bench/results.json, a guest check's outcome)."""
     data: list[dict[str, Any]] = to_data(list(trials), list[TrialEntry])
     return data
 
 
 def trials_from_data(data: object) -> list[Trial]:
+    """Trials read back from :func:`trials_data`'s JSON (``ok`` is computed again, not read)."""
     return from_data(list[Trial], data)
 
 

@@ -19,7 +19,7 @@ writes otherwise is spelled out here: samples as ``[t, usage, working set]``, ma
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     WrapSerializer,
+    model_serializer,
 )
 
 from harness.attempts import RequestTrace, trace_requests
@@ -57,15 +58,21 @@ class _Open(BaseModel):
     """Fields a later harness added within the version are allowed (and kept in the file)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    #: Keys written only when they hold something (as the file has always had them).
+    omitted_when_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        for key in self.omitted_when_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 def _with_latency(kill: Kill, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
     """A kill as written: its fields and how long after the kernel's line it was noticed."""
     return {**write(kill), "detection_latency_ms": kill.detection_latency_ms}
-
-
-def _absent(value: object) -> bool:
-    return value is None
 
 
 #: A kill in the file (the latency is written for readers; reading ignores it).
@@ -85,18 +92,18 @@ class EvidenceEntry(_Open):
     requests: list[ClientRequest]
     marks: list[tuple[float, str]] = Field(description="[t, step label]")
     facts: dict[str, Any]
-    alerts: AlertEvidence | None = Field(default=None, exclude_if=_absent,
-                                         description="the monitoring stack's record, when one ran")
+    alerts: AlertEvidence | None = Field(default=None, description="the monitoring stack's record, when one ran")
+    omitted_when_none = ("alerts",)
 
 
 class RunEntry(_Open):
     """One run: its figures, its matrix, its failed expectations and its evidence (the
     pressure report and the request traces first, where the run has them)."""
 
-    pressure: PressureReport | None = Field(default=None, exclude_if=_absent,
-                                            description="memory pressure between the run's snapshots")
-    per_request: list[RequestTrace] | None = Field(default=None, exclude_if=_absent,
+    pressure: PressureReport | None = Field(default=None, description="memory pressure between the run's snapshots")
+    per_request: list[RequestTrace] | None = Field(default=None,
                                                    description="the notable requests, followed into the app")
+    omitted_when_none = ("pressure", "per_request")
     run: int
     backend: str
     started_at: float
@@ -166,15 +173,12 @@ def schema_of(kind: str) -> dict[str, Any]:
         found = DiagnosisData.model_json_schema(mode="serialization")
     else:
         raise ValueError(f"no schema {kind!r} (one of {', '.join(SCHEMA_FILES)})")
-    return {"title": f"oom-harness {SCHEMA_FILES[kind]}", **found}
+    return {**found, "title": f"oom-harness {SCHEMA_FILES[kind]}"}
 
 
 def schema_text(kind: str = "result") -> str:
+    """What ``harness schema KIND`` prints (the files in docs/reference are this text)."""
     return json.dumps(schema_of(kind), indent=2, sort_keys=True) + "\n"
-
-
-def result_schema_text() -> str:
-    return schema_text("result")
 
 
 def result_data(result: ScenarioResult) -> dict[str, Any]:

@@ -32,16 +32,21 @@ PROBE_TIMEOUT_S = 1.0
 def run_scenario(
     scenario: Scenario, backend: Backend, scenario_file: str | Path | None = None,
     show_progress: bool = True, transport: httpx.BaseTransport | None = None, time_scale: float = 1.0,
+    host: Mapping[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run every repeat of ``scenario`` on ``backend`` and judge the result.
 
     ``time_scale`` (>= 1, measured on a slow machine such as an emulated guest) stretches
     every bounded wait, the health probe's time-out included; the settings recorded are
-    the scenario's own, and the factor is recorded with the engine.
+    the scenario's own, and the factor is recorded with the engine. ``host`` says where the
+    engine runs when that is not this machine as it is (the guest: qemu, its acceleration):
+    recorded with the engine, and read by the engine conditions (``emulated``).
     """
     engine = dict(backend.describe())
     if time_scale > 1.0:
         engine["time_scale"] = time_scale
+    if host is not None:
+        engine["host"] = dict(host)
     scaled = scale_timeouts(scenario, time_scale)
     runs = [run_once(scaled, backend, i, show_progress, transport, time_scale, engine)
             for i in range(1, scenario.repeat + 1)]

@@ -15,14 +15,14 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from harness.errors import HarnessError
 from harness.result import ScenarioResult
 from harness.scenario.units import format_size
 from harness.units import MIB
 
-SCHEMA = "oom-harness/right-size/1"
+SCHEMA: Final = "oom-harness/right-size/1"
 
 SEEN = ("visible", "partial")
 
@@ -65,7 +65,7 @@ class RightSize:
     recommended_bytes: int
     engine: dict[str, Any]
     wall_s: float
-    schema: str = SCHEMA  # written into right-size.json, so a reader knows the version first
+    schema: Literal["oom-harness/right-size/1"] = SCHEMA  # written into right-size.json: the version
 
     @property
     def at_limit(self) -> Probe:

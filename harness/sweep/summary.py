@@ -10,13 +10,13 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from harness.errors import ResultError
 from harness.jsondata import from_data
 from harness.result import ScenarioResult
 
-SCHEMA = "oom-harness/sweep/1"
+SCHEMA: Final = "oom-harness/sweep/1"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class SweepSummary:
     engine: dict[str, Any]
     wall_s: float
     variants: list[VariantOutcome]
-    schema: str = SCHEMA  # written into sweep.json, so a reader knows the version first
+    schema: Literal["oom-harness/sweep/1"] = SCHEMA  # written into sweep.json: a reader checks the version
 
 
 def read_summary(data: dict[str, Any]) -> SweepSummary:

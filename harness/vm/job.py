@@ -35,7 +35,8 @@ def run_job(job: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     require_images(client, config, scenario)
     time_scale = float(job.get("time_scale", 1.0))
     result = run_scenario(scenario, DockerBackend(client, config, log=print, time_scale=time_scale),
-                          scenario_file=job["source"], show_progress=True, time_scale=time_scale)
+                          scenario_file=job["source"], show_progress=True, time_scale=time_scale,
+                          host=job.get("host"))
     return (0 if result.passed else 1), result.to_json()
 
 

@@ -96,6 +96,7 @@ class GuestSession:
             "ingress_image": self.config.ingress_image, "monitoring_image": self.config.monitoring_image,
             "label": self.config.label,
             "time_scale": self.time_scale,
+            "host": self.guest.facts(),  # judged with: the engine conditions read it (emulated)
         }
         bound = scenario.run_timeout * scenario.repeat * self.time_scale + JOB_MARGIN_S
         code, data = self.guest.run_job(job, bound, on_line=lambda line: self.log(f"guest: {line}"))
@@ -105,7 +106,6 @@ class GuestSession:
             raise error
         result = ScenarioResult.from_json(data)
         result.scenario_file = source
-        result.engine["host"] = self.guest.facts()
         return result
 
     def check(self, name: str, timeout_s: float = 600.0, **options: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.compare import compare, comparison_data
 from harness.diagnose import diagnose, diagnosis_data
 from harness.errors import ResultError
-from harness.report.schema import SCHEMA_FILES, read_result_file, result_schema_text, schema_of, schema_text
+from harness.report.schema import SCHEMA_FILES, read_result_file, schema_of, schema_text
 from harness.result import ScenarioResult, load_result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def test_the_published_file_is_what_the_command_prints(capsys: pytest.CaptureFix
 
 def test_schema_with_no_argument_prints_the_result_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
-    assert capsys.readouterr().out == result_schema_text()
+    assert capsys.readouterr().out == schema_text("result")
 
 
 def _keys_as_published(data: dict[str, Any], schema: dict[str, Any]) -> None:

@@ -160,6 +160,20 @@ def test_expectations_pass_on_the_scripted_evidence() -> None:
     assert result.source("console_logs").kills_seen == 1
 
 
+def test_the_expectations_are_judged_where_the_engine_runs() -> None:
+    # The guest's job passes its host facts: an `emulated` condition holds there, and the
+    # result records them with the engine.
+    expect = {"sources": {"engine_oom_event": "gap"},
+              "on_engine": {"emulated": {"sources": {"engine_oom_event": "visible"}}}}
+    scenario = _scenario(["wait_healthy"], expect)
+    here = _run(scenario, FakeBackend(_killed_evidence()), Lab())
+    assert here.failures == ["run 1: engine_oom_event was visible (1/1), expected gap"]
+    guest = run_scenario(scenario, FakeBackend(_killed_evidence()), show_progress=False, transport=Lab().transport,
+                         host={"kind": "qemu guest", "accel": "tcg"})
+    assert guest.passed, guest.failures
+    assert guest.engine["host"] == {"kind": "qemu guest", "accel": "tcg"}
+
+
 def test_expectations_fail_with_one_line_each() -> None:
     expect = {"kills": 2, "client_errors": {"min": 1}, "sources": {"lifecycle_events": ["visible", "partial"]}}
     result = _run(_scenario(["wait_healthy"], expect), FakeBackend(_killed_evidence()), Lab())
