@@ -116,6 +116,7 @@ def test_the_server_variants_of_gradual_change_only_the_process(name: str, kind:
     assert variant["target"]["kill_log_patterns"] == []  # the defaults know each server
     assert variant["expect"]["sources"]["console_logs"] == ["visible"]
     assert variant["repeat"] == 1
+    assert variant["settle"] >= gradual["settle"]  # a server whose kill line is slow may wait longer for it
 
 
 def test_worker_timeout_expects_a_misleading_console_and_no_kill() -> None:

@@ -12,8 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The shipped scenarios run in the guest by CI.
 IN_GUEST = ("gradual-alerts", "spike", "pid1-oom-alerts", "blob-buffering", "spike-ingress-retry",
             "gradual-group-kill-alerts", "spike-group-kill", "gradual-uwsgi", "worker-timeout")
-#: The five engine scenarios run in the guest on Podman (trixie's Podman 5), once each.
-PODMAN_IN_GUEST = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
+#: The engine scenarios run in the guest on Podman (trixie's Podman 5), once each: a worker
+#: kill, PID-1 kills and an ingress in front. spike and blob-buffering (worker kills like
+#: gradual's) passed there too, by hand (2026-12-07: 2 min 6 s and 1 min 29 s with their
+#: boots); with them CI took 46 min 13 s on a machine whose emulation was slower, past its
+#: 45 minutes, so CI leaves them out.
+PODMAN_IN_GUEST = ("gradual", "pid1-oom", "spike-ingress-retry")
 # gradual, pid1-oom and gradual-group-kill run as their *-alerts twins, which check every
 # expectation of theirs and the alerting rules besides (gradual once instead of 3 times):
 # the guest's share of CI stays in its time.
