@@ -27,8 +27,9 @@ from harness.pytest_plugin import in_ci
 pytestmark = [pytest.mark.engine, pytest.mark.podman]
 
 SCENARIOS = ("gradual", "spike", "pid1-oom", "blob-buffering", "spike-ingress-retry")
-#: gradual-group-kill-alerts needs cgroup v2 (memory.oom.group): not on this machine.
-ALERTING = ("gradual-alerts", "pid1-oom-alerts")
+#: pid1-oom-alerts, with its podman<5 condition (gradual-alerts passed on Podman 4.3.1 too,
+#: by hand; left out for CI's time). gradual-group-kill-alerts needs cgroup v2.
+ALERTING = ("pid1-oom-alerts",)
 
 
 def _harness(*args: str, cwd: Path, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
